@@ -1,0 +1,87 @@
+"""Command line: ``irqd show | plan | capture ...``.
+
+Subcommands import what they need only when run, so ``irqd show`` and
+``irqd plan`` start without pydantic or pyroute2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+EPILOG = """\
+examples:
+  irqd show                         what this machine looks like: CPUs, NUMA, NICs, queues, IRQs
+  irqd show --root fixtures/sysfs/intel-2s-i40e-ice --format json
+  irqd capture /tmp/mybox --tar     copy what irqd reads into a tree you can send us
+
+A ROOT is a directory laid out like / (see fixtures/sysfs/ for examples); irqd
+reads a machine only through it, so every command can run on a captured tree.
+"""
+
+
+def _root_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default="/", metavar="DIR",
+                   help="read the machine from DIR instead of / (a tree made by 'irqd capture')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="irqd",
+        description="Place network and device interrupts, RPS and XPS maps: "
+                    "a NUMA-aware, queue-aware replacement for irqbalance.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"irqd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("show", help="show the machine as irqd sees it (read-only)",
+                       description="Show CPUs grouped by node, core and SMT thread; every NIC with its "
+                                   "driver, node, kind and which CPU each queue's IRQ is on now; other "
+                                   "device IRQs; and whatever could not be read. Changes nothing.")
+    _root_arg(p)
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="table for people (default), json for scripts (shape in README)")
+
+    p = sub.add_parser("capture", help="copy the files irqd reads into a fixture tree",
+                       description="Copy exactly the files irqd reads from the live host (or --root) into "
+                                   "DEST, keeping symlinks, and write DEST/irqd-fixture.toml saying what "
+                                   "was captured, from which kernel and when. Reads only.")
+    _root_arg(p)
+    p.add_argument("dest", metavar="DEST", help="directory to create (must not exist, or be empty)")
+    p.add_argument("--tar", action="store_true", help="also pack DEST into DEST.tar.gz")
+    p.add_argument("--description", default=None, help="free text stored in irqd-fixture.toml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "show":
+            return _show(args)
+        if args.command == "capture":
+            from .capture import capture
+            return capture(args.root, args.dest, tar=args.tar, description=args.description)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _show(args) -> int:
+    from .discover import DiscoveryError, discover
+    from .show import render_json, render_table
+    try:
+        snap = discover(args.root)
+    except DiscoveryError as e:
+        print(f"irqd: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_json(snap) if args.format == "json" else render_table(snap))
+    return 0

@@ -1,0 +1,160 @@
+"""Parser for ``/proc/interrupts``.
+
+Sample (kernel 6.x, x86 with interrupt remapping)::
+
+               CPU0       CPU1
+     24:          1          0  IO-APIC   5-edge      ACPI:Ged
+     38:          0        214  IR-PCI-MSIX-0000:4b:00.0   1-edge      i40e-eth0-TxRx-0
+    NMI:          0          0   Non-maskable interrupts
+
+The header names only online CPUs, so column i is CPU ``cpus[i]``, not CPU i.
+Rows whose label is not a number (NMI, LOC, IPI0, ERR, MIS) are not IRQs and
+are kept apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Flow handler names the kernel prints after the hwirq ("5-edge") or, on old
+# kernels that print no hwirq, fused onto the chip ("IR-PCI-MSI-edge").
+_HANDLERS = ("edge", "fasteoi", "level", "simple", "percpu", "percpu_devid",
+             "untracked", "bad", "nested", "fasteoi_ack", "edge_eoi")
+_FUSED = re.compile(r"^(?P<chip>.+?)-(?P<trigger>" + "|".join(sorted(_HANDLERS, key=len, reverse=True)) + r")$")
+# hwirq then "-handler"; hwirq then Level/Edge (GENERIC_IRQ_SHOW_LEVEL, arm);
+# or a hwirq alone.
+_HWIRQ_TRIGGER = re.compile(r"^\s+(?P<hwirq>\d+)-(?P<trigger>\w+)(?=\s|$)")
+_HWIRQ_LEVEL = re.compile(r"^\s+(?P<hwirq>\d+)\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
+_HWIRQ_ONLY = re.compile(r"^\s+(?P<hwirq>\d+)(?=\s|$)")
+_LEVEL_ONLY = re.compile(r"^\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
+_PCI_CHIP = re.compile(r"PCI-MSI(?:X|-X)?-(?P<bdf>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])")
+
+
+class InterruptsFormatError(ValueError):
+    """A line of /proc/interrupts that cannot be read; carries the line number."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+@dataclass(frozen=True)
+class IrqRow:
+    irq: int
+    counts: tuple[tuple[int, int], ...]  # (cpu, count), online CPUs only
+    chip: str
+    hwirq: int | None
+    trigger: str | None
+    actions: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(c for _, c in self.counts)
+
+    @property
+    def chip_device(self) -> str | None:
+        """The PCI function named by the chip (``IR-PCI-MSIX-0000:4b:00.0``) or encoded in an x86 PCI-MSI hwirq."""
+        m = _PCI_CHIP.search(self.chip)
+        if m:
+            return m.group("bdf").lower()
+        if self.hwirq is not None and self.chip in ("PCI-MSI", "IR-PCI-MSI", "PCI-MSIX", "IR-PCI-MSIX"):
+            return msi_hwirq_bdf(self.hwirq)
+        return None
+
+
+@dataclass(frozen=True)
+class OtherRow:
+    """NMI, LOC, IPI0 ... : per-CPU counters that are not IRQs."""
+
+    label: str
+    counts: tuple[tuple[int, int], ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Interrupts:
+    cpus: tuple[int, ...]
+    irqs: tuple[IrqRow, ...]
+    other: tuple[OtherRow, ...]
+
+
+def msi_hwirq_bdf(hwirq: int) -> str:
+    """Decode x86's PCI-MSI hwirq: domain << 27 | bus << 19 | devfn << 11 | vector.
+
+    pci_msi_domain_calc_hwirq(); "IR-PCI-MSI 13107201-edge" is 0000:19:00.0.
+    """
+    devid = (hwirq >> 11) & 0xFFFF
+    domain = hwirq >> 27
+    bus, devfn = devid >> 8, devid & 0xFF
+    return f"{domain:04x}:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}"
+
+
+def parse_interrupts(text: str) -> Interrupts:
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise InterruptsFormatError(1, "empty file or no CPU header")
+    header = lines[0].split()
+    cpus: list[int] = []
+    for word in header:
+        if not word.startswith("CPU") or not word[3:].isdigit():
+            raise InterruptsFormatError(1, f"header has {word!r} where a CPU name belongs")
+        cpus.append(int(word[3:]))
+    ncol = len(cpus)
+    irqs: list[IrqRow] = []
+    other: list[OtherRow] = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        label, sep, rest = line.partition(":")
+        label = label.strip()
+        if not sep or not label:
+            raise InterruptsFormatError(lineno, f"no 'N:' label in {line[:60]!r}")
+        counts, rest = _take_counts(rest, ncol)
+        pairs = tuple(zip(cpus, counts))
+        if label.isdigit():
+            if len(counts) != ncol:
+                raise InterruptsFormatError(lineno, f"IRQ {label} has {len(counts)} counts for {ncol} CPUs (truncated?)")
+            irqs.append(_irq_row(int(label), pairs, rest))
+        else:
+            other.append(OtherRow(label, pairs, rest.strip()))
+    return Interrupts(tuple(cpus), tuple(irqs), tuple(other))
+
+
+def _take_counts(rest: str, ncol: int) -> tuple[list[int], str]:
+    counts: list[int] = []
+    pos = 0
+    while len(counts) < ncol:
+        m = re.compile(r"\s*(\d+)(?=\s|$)").match(rest, pos)
+        if not m:
+            break
+        counts.append(int(m.group(1)))
+        pos = m.end()
+    return counts, rest[pos:]
+
+
+def _irq_row(irq: int, counts: tuple[tuple[int, int], ...], rest: str) -> IrqRow:
+    m = re.match(r"\s*(\S+)", rest)
+    if not m:
+        return IrqRow(irq, counts, "", None, None, ())
+    chip = m.group(1)
+    tail = rest[m.end():]
+    hwirq: int | None = None
+    trigger: str | None = None
+    for pattern in (_HWIRQ_TRIGGER, _HWIRQ_LEVEL, _LEVEL_ONLY, _HWIRQ_ONLY):
+        hm = pattern.match(tail)
+        if hm:
+            groups = hm.groupdict()
+            if groups.get("hwirq"):
+                hwirq = int(groups["hwirq"])
+            if groups.get("trigger"):
+                trigger = groups["trigger"].lower()
+            tail = tail[hm.end():]
+            break
+    if trigger is None and hwirq is None:
+        fm = _FUSED.match(chip)
+        if fm:
+            chip, trigger = fm.group("chip"), fm.group("trigger")
+    names = tail.strip()
+    actions = tuple(a.strip() for a in names.split(", ")) if names else ()
+    return IrqRow(irq, counts, chip, hwirq, trigger, actions)

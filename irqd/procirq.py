@@ -1,0 +1,70 @@
+"""Readers for ``/proc/irq/N/*`` and ``/proc/irq/default_smp_affinity``.
+
+Sample: ``/proc/irq/36/smp_affinity`` holds ``ffffffff,00000001``;
+``smp_affinity_list`` holds ``0,32-63``; ``node`` holds ``0``.
+The ``*_list`` and ``effective_affinity*`` files are missing on older
+kernels (effective_affinity came with 4.15), so masks are the fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cpumask import CpuFormatError, CpuSet, mask_digits, parse_list, parse_mask
+from .rootfs import Root
+
+
+@dataclass(frozen=True)
+class IrqAffinity:
+    affinity: CpuSet | None
+    effective: CpuSet | None
+    hint: CpuSet | None
+    node: int | None
+    mask_digits: int | None  # width the kernel printed smp_affinity with
+    has_list_file: bool
+
+
+def read_cpuset(root: Root, mask_path: str, list_path: str | None = None) -> tuple[CpuSet | None, int | None]:
+    """A CPU set from its ``*_list`` file if present, else from its mask.
+
+    Returns the set and the mask's printed width (None when no mask was read).
+    """
+    digits = None
+    mask_text = root.read(mask_path)
+    if mask_text is not None:
+        digits = mask_digits(mask_text)
+    if list_path is not None:
+        list_text = root.read(list_path)
+        if list_text is not None:
+            try:
+                return parse_list(list_text), digits
+            except CpuFormatError as e:
+                root.note(list_path, str(e))
+    if mask_text is None:
+        return None, None
+    try:
+        return parse_mask(mask_text), digits
+    except CpuFormatError as e:
+        root.note(mask_path, str(e))
+        return None, digits
+
+
+def read_irq_affinity(root: Root, irq: int) -> IrqAffinity:
+    base = f"proc/irq/{irq}"
+    affinity, digits = read_cpuset(root, f"{base}/smp_affinity", f"{base}/smp_affinity_list")
+    effective, _ = read_cpuset(root, f"{base}/effective_affinity", f"{base}/effective_affinity_list")
+    hint, _ = read_cpuset(root, f"{base}/affinity_hint")
+    node = root.read_int(f"{base}/node")
+    return IrqAffinity(
+        affinity=affinity,
+        effective=effective,
+        hint=hint or None,  # an all-zero hint means the driver gave none
+        node=node,
+        mask_digits=digits,
+        has_list_file=root.exists(f"{base}/smp_affinity_list"),
+    )
+
+
+def read_default_affinity(root: Root) -> CpuSet | None:
+    cpus, _ = read_cpuset(root, "proc/irq/default_smp_affinity")
+    return cpus

@@ -1,0 +1,162 @@
+"""The one door through which discovery reads a machine: a root directory.
+
+``/`` on a live host, a captured tree anywhere else. Paths are given as the
+kernel shows them (``proc/interrupts``) and symlinks are resolved inside the
+root, never against the host's ``/``, so a capture can never make irqd read
+the machine it runs on.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+# sysfs answers these for an attribute that exists but has nothing to say
+# (prometheus/procfs canIgnoreError); they mean "missing", not "broken".
+_MISSING_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EINVAL, errno.EOPNOTSUPP,
+                   errno.ENODEV, errno.ENXIO, errno.EIO}
+
+_MAX_LINKS = 40
+
+
+class RootError(Exception):
+    """The root itself is unusable (not a directory, no proc/interrupts)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something discovery could not read or understand, named by its path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class Root:
+    path: str = "/"
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.path = os.path.abspath(self.path)
+        if not os.path.isdir(self.path):
+            raise RootError(f"{self.path}: not a directory")
+
+    @property
+    def is_live(self) -> bool:
+        return self.path == "/"
+
+    def host(self, rel: str) -> str:
+        """The real path of ``rel`` (no link resolution)."""
+        return os.path.join(self.path, rel.lstrip("/"))
+
+    def show(self, rel: str) -> str:
+        """How a path is named in messages: as on the machine, prefixed with the root."""
+        rel = rel.lstrip("/")
+        return "/" + rel if self.is_live else os.path.join(self.path, rel)
+
+    def note(self, rel: str, message: str) -> None:
+        problem = Problem(self.show(rel), message)
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    # -- reading ---------------------------------------------------------
+
+    def read(self, rel: str, *, required: bool = False) -> str | None:
+        """File contents, or None when the file is absent.
+
+        Absent optional files are normal (older kernels, partial captures)
+        and are not noted here; the caller knows whether absence matters.
+        Other errors are noted with the path.
+        """
+        try:
+            with open(self.host(rel), "rb") as f:
+                data = f.read()
+        except OSError as e:
+            if e.errno in _MISSING_ERRNOS or e.errno == errno.EISDIR:
+                if required:
+                    self.note(rel, "missing")
+                return None
+            self.note(rel, os.strerror(e.errno or 0) or str(e))
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.note(rel, "not text")
+            return None
+
+    def read_line(self, rel: str) -> str | None:
+        text = self.read(rel)
+        return None if text is None else text.strip()
+
+    def read_int(self, rel: str) -> int | None:
+        text = self.read_line(rel)
+        if text is None or text == "":
+            return None
+        try:
+            return int(text, 0)
+        except ValueError:
+            self.note(rel, f"expected a number, found {text[:40]!r}")
+            return None
+
+    def listdir(self, rel: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.host(rel)))
+        except OSError:
+            return []
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(self.host(rel))
+
+    def isdir(self, rel: str) -> bool:
+        return os.path.isdir(self.host(rel))
+
+    def islink(self, rel: str) -> bool:
+        return os.path.islink(self.host(rel))
+
+    # -- links -----------------------------------------------------------
+
+    def resolve(self, rel: str) -> str | None:
+        """Resolve every symlink in ``rel`` inside the root.
+
+        Returns the root-relative path without a leading slash, or None when
+        a link dangles or loops. Absolute link targets are taken as
+        root-relative, the way they would read on the captured machine.
+        """
+        parts = [p for p in PurePosixPath("/" + rel.lstrip("/")).parts[1:]]
+        done: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = "/".join(done + [part])
+            host = self.host(candidate)
+            if os.path.islink(host):
+                hops += 1
+                if hops > _MAX_LINKS:
+                    return None
+                target = os.readlink(host)
+                if target.startswith("/"):
+                    done = []
+                parts = [p for p in target.split("/")] + parts
+                continue
+            if not os.path.lexists(host):
+                return None
+            done.append(part)
+        return "/".join(done)
+
+    def link_name(self, rel: str) -> str | None:
+        """Last path component of a symlink's target (e.g. a driver's name)."""
+        try:
+            return os.path.basename(os.readlink(self.host(rel)).rstrip("/")) or None
+        except OSError:
+            return None

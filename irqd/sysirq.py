@@ -1,0 +1,48 @@
+"""Reader for ``/sys/kernel/irq/N/*`` (kernel 4.9+, CONFIG_SPARSE_IRQ).
+
+Sample: ``actions`` holds ``i40e-eth0-TxRx-0``, ``chip_name`` holds
+``IR-PCI-MSIX-0000:4b:00.0``, ``hwirq`` holds ``1``, ``per_cpu_count``
+holds ``0,6621`` (one count per possible CPU). These give the names without
+the column guessing /proc/interrupts needs, so they win where present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .rootfs import Root
+
+
+@dataclass(frozen=True)
+class SysIrq:
+    actions: tuple[str, ...]
+    chip: str | None
+    hwirq: int | None
+    name: str | None
+    type: str | None
+
+
+def read_sys_irqs(root: Root) -> dict[int, SysIrq] | None:
+    """Every IRQ under /sys/kernel/irq, or None when the directory is absent."""
+    if not root.isdir("sys/kernel/irq"):
+        return None
+    out: dict[int, SysIrq] = {}
+    for entry in root.listdir("sys/kernel/irq"):
+        if not entry.isdigit():
+            continue
+        base = f"sys/kernel/irq/{entry}"
+        actions = root.read_line(f"{base}/actions")
+        out[int(entry)] = SysIrq(
+            actions=parse_actions(actions or ""),
+            chip=root.read_line(f"{base}/chip_name") or None,
+            hwirq=root.read_int(f"{base}/hwirq"),
+            name=root.read_line(f"{base}/name") or None,
+            type=root.read_line(f"{base}/type") or None,
+        )
+    return out
+
+
+def parse_actions(text: str) -> tuple[str, ...]:
+    """``actions`` joins several handlers' names with a bare comma."""
+    text = text.strip()
+    return tuple(a for a in text.split(",") if a) if text else ()
