@@ -13,6 +13,8 @@ from . import __version__
 
 EPILOG = """\
 examples:
+  irqd plan                         what irqd would do on this machine (reads only)
+  irqd plan --format diff           only the changes, then a summary
   irqd show                         what this machine looks like: CPUs, NUMA, NICs, queues, IRQs
   irqd show --root fixtures/sysfs/intel-2s-i40e-ice --format json
   irqd capture /tmp/mybox --tar     copy what irqd reads into a tree you can send us
@@ -25,6 +27,11 @@ reads a machine only through it, so every command can run on a captured tree.
 def _root_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default="/", metavar="DIR",
                    help="read the machine from DIR instead of / (a tree made by 'irqd capture')")
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML config (default /etc/irqd/irqd.toml if it exists; see conf/irqd.toml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
     _root_arg(p)
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="table for people (default), json for scripts (shape in README)")
+
+    p = sub.add_parser("plan", help="compute where every IRQ, RPS and XPS map should go (read-only)",
+                       description="Compute the plan for this machine (or --root DIR) and print it. Nothing is "
+                                   "written. Eligible CPUs are the online ones minus isolated (isolcpus=, "
+                                   "nohz_full=, irqaffinity=, sysfs isolated) and banned ones; queue IRQs are "
+                                   "spread one per core on the NIC's NUMA node; RPS is turned on where queues "
+                                   "are fewer than cores; XPS maps each CPU of the node to one tx queue.")
+    _root_arg(p)
+    _config_arg(p)
+    p.add_argument("--format", choices=("table", "json", "diff"), default="table",
+                   help="table: per NIC, each queue now and after (default); diff: only changes and a "
+                        "summary; json: stable, for scripts")
+
+    p = sub.add_parser("config", help="check or show the configuration",
+                       description="'irqd config check' validates a config file and lists every problem with "
+                                   "its line; 'irqd config show' prints the effective config, defaults included.")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION")
+    for name, text in (("check", "validate the file; exit 1 on any problem"),
+                       ("show", "print the effective configuration as TOML")):
+        cp = csub.add_parser(name, help=text, description=text)
+        _config_arg(cp)
 
     p = sub.add_parser("capture", help="copy the files irqd reads into a fixture tree",
                        description="Copy exactly the files irqd reads from the live host (or --root) into "
@@ -64,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "show":
             return _show(args)
+        if args.command == "plan":
+            return _plan(args)
+        if args.command == "config":
+            return _config(args, parser)
         if args.command == "capture":
             from .capture import capture
             return capture(args.root, args.dest, tar=args.tar, description=args.description)
@@ -84,4 +116,54 @@ def _show(args) -> int:
         print(f"irqd: {e}", file=sys.stderr)
         return 2
     sys.stdout.write(render_json(snap) if args.format == "json" else render_table(snap))
+    return 0
+
+
+def load_config_or_exit(path: str | None):
+    """The config, or None after printing every problem (the caller exits 2)."""
+    from .config import ConfigError, load_config
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print(f"irqd: invalid configuration:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def _plan(args) -> int:
+    from .discover import DiscoveryError, discover
+    from .planner import plan
+    from .plantext import render_diff, render_json, render_table
+    config = load_config_or_exit(args.config)
+    if config is None:
+        return 2
+    try:
+        snap = discover(args.root)
+    except DiscoveryError as e:
+        print(f"irqd: {e}", file=sys.stderr)
+        return 2
+    result = plan(snap, config)
+    if args.format == "json":
+        sys.stdout.write(render_json(result))
+    elif args.format == "diff":
+        sys.stdout.write(render_diff(result))
+    else:
+        sys.stdout.write(render_table(result, snap))
+    return 0
+
+
+def _config(args, parser) -> int:
+    if args.config_command is None:
+        parser.parse_args(["config", "--help"])
+        return 2
+    config = load_config_or_exit(args.config)
+    if config is None:
+        return 1 if args.config_command == "check" else 2
+    if args.config_command == "check":
+        from .config import DEFAULT_PATH
+        print(f"{args.config or DEFAULT_PATH}: OK")
+        return 0
+    from .config import config_toml
+    sys.stdout.write(config_toml(config))
     return 0

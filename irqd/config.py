@@ -1,0 +1,261 @@
+"""irqd's TOML configuration: the only module that imports pydantic.
+
+Strict: unknown keys, bad CPU lists and out-of-range values are errors, all
+reported at once as ``file:line: field.path: message``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from typing import Annotated, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .cpumask import CpuFormatError, parse_list
+
+DEFAULT_PATH = "/etc/irqd/irqd.toml"
+
+Policy = Literal["spread", "pack", "node", "manual", "ignore"]
+Switch = Literal["auto", "on", "off"]
+Numa = Literal["strict", "nearest"]
+
+
+class ConfigError(Exception):
+    """Every problem in one config file, each with its location."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _cpulist(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("a CPU list is a string such as \"0-3,8\"")
+    try:
+        parse_list(value)
+    except CpuFormatError as e:
+        raise ValueError(str(e)) from None
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Isolation(_Strict):
+    """Which sources of isolated CPUs irqd honours (all by default)."""
+    sysfs_isolated: bool = True
+    nohz_full: bool = True
+    isolcpus: bool = True
+    irqaffinity: bool = True
+
+
+class Daemon(_Strict):
+    interval: Annotated[float, Field(ge=1, le=3600)] = 10.0
+    imbalance_threshold: Annotated[float, Field(ge=1.05, le=100)] = 1.5
+    samples: Annotated[int, Field(ge=1, le=100)] = 3
+    max_moves_per_cycle: Annotated[int, Field(ge=0, le=1000)] = 4
+    min_move_interval: Annotated[float, Field(ge=0, le=86400)] = 300.0
+    respect_manual_changes: bool = True
+    restore_on_exit: bool = False
+    metrics_path: str | None = None
+
+
+class Device(_Strict):
+    """Per-device section: matches by interface name glob, driver or PCI address."""
+    match: str | None = None
+    driver: str | None = None
+    pci: str | None = None
+    policy: Policy | None = None
+    cpus: str | None = None
+    exclude_cpus: str | None = None
+    rps: Switch | None = None
+    xps: Switch | None = None
+    numa: Numa | None = None
+
+    @field_validator("cpus", "exclude_cpus")
+    @classmethod
+    def _cpus(cls, v):
+        return _cpulist(v)
+
+    @model_validator(mode="after")
+    def _needs_a_matcher(self):
+        if not (self.match or self.driver or self.pci):
+            raise ValueError("a [[device]] needs at least one of match, driver, pci")
+        if self.pci and not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]", self.pci):
+            raise ValueError(f"pci {self.pci!r} is not a PCI address like 0000:3b:00.0")
+        return self
+
+    def matches(self, name: str, driver: str | None, pci: str | None) -> bool:
+        if self.match and not fnmatch.fnmatchcase(name, self.match):
+            return False
+        if self.driver and self.driver != driver:
+            return False
+        if self.pci and (pci or "").lower() != self.pci.lower():
+            return False
+        return True
+
+
+class IrqRule(_Strict):
+    """Per-IRQ override: by number or by action-name glob."""
+    irq: Annotated[int, Field(ge=0)] | None = None
+    name: str | None = None
+    policy: Literal["manual", "ignore", "spread", "node"] | None = None
+    cpus: str | None = None
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpus(cls, v):
+        return _cpulist(v)
+
+    @model_validator(mode="after")
+    def _needs_a_matcher(self):
+        if self.irq is None and not self.name:
+            raise ValueError("an [[irq]] needs irq or name")
+        if self.policy is None and self.cpus is None:
+            raise ValueError("an [[irq]] needs policy or cpus")
+        return self
+
+    def matches(self, irq: int, name: str) -> bool:
+        if self.irq is not None and self.irq != irq:
+            return False
+        if self.name and not fnmatch.fnmatchcase(name, self.name):
+            return False
+        return True
+
+
+class Config(_Strict):
+    banned_cpus: str = ""
+    policy: Literal["spread", "pack", "node"] = "spread"
+    rps: Switch = "auto"
+    xps: Switch = "auto"
+    xps_mode: Literal["cpus", "rxqs"] = "cpus"
+    numa: Numa = "nearest"
+    rps_virtual: bool = False
+    follow_affinity_hint: bool = False
+    rfs_entries: Annotated[int, Field(ge=0, le=1 << 26)] = 32768
+    isolation: Isolation = Isolation()
+    daemon: Daemon = Daemon()
+    device: list[Device] = []
+    irq: list[IrqRule] = []
+
+    @field_validator("banned_cpus")
+    @classmethod
+    def _banned(cls, v):
+        return _cpulist(v)
+
+    def banned(self) -> frozenset[int]:
+        return parse_list(self.banned_cpus)
+
+    def device_rule(self, name: str, driver: str | None, pci: str | None) -> Device | None:
+        """The first [[device]] section that matches, as in most firewalls: order matters."""
+        return next((d for d in self.device if d.matches(name, driver, pci)), None)
+
+    def irq_rule(self, irq: int, name: str) -> IrqRule | None:
+        return next((r for r in self.irq if r.matches(irq, name)), None)
+
+
+def default_config() -> Config:
+    return Config()
+
+
+def load_config(path: str | None, *, required: bool = False) -> Config:
+    """Load ``path`` (default /etc/irqd/irqd.toml). A missing default file means defaults."""
+    target = path or DEFAULT_PATH
+    try:
+        with open(target, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        if path is None and not required:
+            return default_config()
+        raise ConfigError(target, [f"{target}: no such file"]) from None
+    except OSError as e:
+        raise ConfigError(target, [f"{target}: {e.strerror}"]) from None
+    return parse_config(raw.decode("utf-8", errors="replace"), target)
+
+
+def parse_config(text: str, path: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, [f"{path}: {e}"]) from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        lines = _key_lines(text)
+        problems: list[tuple[int, str]] = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_for(lines, loc)
+            where = f"{path}:{line}" if line else path
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append((line or 0, f"{where}: {field}: {msg}"))
+        raise ConfigError(path, [p for _, p in sorted(problems, key=lambda p: p[0])]) from None
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map (table..., key) paths to line numbers; tomllib keeps no positions."""
+    out: dict[tuple, int] = {}
+    table: tuple = ()
+    counts: dict[str, int] = {}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if m := re.fullmatch(r"\[\[\s*([\w.-]+)\s*\]\]", line):
+            name = m.group(1)
+            counts[name] = counts.get(name, -1) + 1
+            table = tuple(name.split(".")) + (counts[name],)
+            out.setdefault(table, n)
+        elif m := re.fullmatch(r"\[\s*([\w.-]+)\s*\]", line):
+            table = tuple(m.group(1).split("."))
+            out.setdefault(table, n)
+        elif m := re.match(r"([\w.-]+)\s*=", line):
+            out.setdefault(table + tuple(m.group(1).split(".")), n)
+    return out
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
+def config_toml(config: Config) -> str:
+    """The effective config as TOML (``irqd config show``)."""
+    data = config.model_dump(exclude_none=True)
+    out: list[str] = []
+    scalars = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
+    for k, v in scalars.items():
+        out.append(f"{k} = {_toml_value(v)}")
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.append(f"\n[{k}]")
+            out.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())
+    for k, v in data.items():
+        if isinstance(v, list):
+            for item in v:
+                out.append(f"\n[[{k}]]")
+                out.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in item.items())
+    return "\n".join(out) + "\n"
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'

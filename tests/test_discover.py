@@ -1,0 +1,75 @@
+"""Discovery on damaged and partial trees: clear messages naming the file, never a traceback."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from irqd.discover import DiscoveryError, discover
+
+
+def run_irqd(*args):
+    return subprocess.run([sys.executable, "-m", "irqd", *args], capture_output=True, text=True)
+
+
+def test_truncated_interrupts_names_file_and_line(fixture_copy):
+    root = fixture_copy("dev-virtio-2cpu")
+    path = root / "proc" / "interrupts"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:3]) + lines[3][:20] + "\n")
+    with pytest.raises(DiscoveryError) as e:
+        discover(str(root))
+    assert str(path) in str(e.value) and "line 4" in str(e.value)
+    out = run_irqd("show", "--root", str(root))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and str(path) in out.stderr
+
+
+def test_not_a_root(tmp_path):
+    out = run_irqd("show", "--root", str(tmp_path))
+    assert out.returncode == 2 and "proc/interrupts" in out.stderr and "Traceback" not in out.stderr
+    out = run_irqd("show", "--root", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "not a directory" in out.stderr
+
+
+def test_missing_optional_files_are_reported_not_fatal(fixture_copy):
+    root = fixture_copy("dev-virtio-2cpu")
+    for rel in ("sys/kernel/irq", "sys/devices/system/node"):
+        subprocess.run(["rm", "-rf", str(root / rel)], check=True)
+    (root / "proc/irq/36/smp_affinity").unlink()
+    (root / "proc/irq/36/smp_affinity_list").unlink()
+    snap = discover(str(root))
+    assert snap.irqs[36].affinity is None
+    text = "\n".join(map(str, snap.problems))
+    assert "sys/kernel/irq" in text and "proc/irq" in text and "36" in text
+    assert snap.nodes == {}
+
+
+def test_garbage_attribute_is_named(fixture_copy):
+    root = fixture_copy("dev-virtio-2cpu")
+    (root / "proc/irq/38/smp_affinity_list").write_text("zz-top\n")
+    (root / "proc/irq/38/smp_affinity").write_text("not-hex\n")
+    snap = discover(str(root))
+    assert snap.irqs[38].affinity is None
+    assert any("proc/irq/38/smp_affinity" in p.path for p in snap.problems)
+
+
+def test_links_never_escape_the_root(fixture_copy):
+    root = fixture_copy("dev-virtio-2cpu")
+    eth0 = root / "sys/class/net/eth0"
+    target = os.readlink(eth0)
+    eth0.unlink()
+    # an absolute link is read as the captured machine's path, inside the root
+    os.symlink("/" + target.replace("../../", "sys/", 1), eth0)
+    snap = discover(str(root))
+    assert snap.nic("eth0").pci == "0000:00:03.0"
+    os.unlink(eth0)
+    os.symlink("../../../../../../../../etc", eth0)
+    snap = discover(str(root))
+    assert snap.nic("eth0") is None or snap.nic("eth0").pci is None
+
+
+def test_live_host_discovers():
+    snap = discover("/")
+    assert snap.online and snap.irqs
+    assert snap.housekeeping <= snap.online
