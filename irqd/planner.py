@@ -328,6 +328,8 @@ class _Planner:
                 continue
             rps_mode = (rule.rps if rule is not None and rule.rps else None) or self.cfg.rps
             xps_mode = (rule.xps if rule is not None and rule.xps else None) or self.cfg.xps
+            if nic.name == "lo":
+                continue  # loopback traffic never leaves the CPU that sent it
             if nic.virtual:
                 where = _Where(self._allowed(rule), None)
                 if not where.cpus:
