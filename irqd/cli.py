@@ -34,6 +34,11 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
                    help="TOML config (default /etc/irqd/irqd.toml if it exists; see conf/irqd.toml)")
 
 
+def _state_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", default=None, metavar="FILE",
+                   help="state file (default /var/lib/irqd/state.json, or ROOT/var/lib/irqd/state.json with --root)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="irqd",
@@ -62,6 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "diff"), default="table",
                    help="table: per NIC, each queue now and after (default); diff: only changes and a "
                         "summary; json: stable, for scripts")
+
+    p = sub.add_parser("apply", help="write the plan: IRQ affinities, RPS/RFS/XPS (saves originals first)",
+                       description="Compute the plan and write only what differs from the current state. Each "
+                                   "file's original value is saved to the state file before irqd first changes "
+                                   "it, so 'irqd restore' can always put the machine back. Every write is read "
+                                   "back. On a terminal the changes are shown and confirmed first.",
+                       epilog="exit status: 0 done, 1 some writes failed (listed), 2 bad config/state/input, "
+                              "3 refused (irqbalance running, another irqd writing), 4 permission denied "
+                              "(nothing is left half-applied)")
+    _root_arg(p)
+    _config_arg(p)
+    _state_arg(p)
+    p.add_argument("--dry-run", action="store_true", help="print what would be written (the plan's diff); write nothing")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
+    p.add_argument("--force", action="store_true", help="write even though irqbalance is running (it will undo the work)")
+    p.add_argument("--only", default="irq,rps,xps,sysctl", metavar="LIST",
+                   help="comma-separated parts to write: irq (smp_affinity), rps (rps_cpus, rps_flow_cnt), "
+                        "xps (xps_cpus, xps_rxqs), sysctl (rps_sock_flow_entries); default all")
+
+    p = sub.add_parser("restore", help="put back every original value irqd replaced",
+                       description="Write every original saved by 'irqd apply' back, then clear the state file. "
+                                   "Lists what can no longer be restored (device gone, IRQ kernel-managed).")
+    _root_arg(p)
+    _state_arg(p)
 
     p = sub.add_parser("config", help="check or show the configuration",
                        description="'irqd config check' validates a config file and lists every problem with "
@@ -94,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             return _show(args)
         if args.command == "plan":
             return _plan(args)
+        if args.command == "apply":
+            from .cmd_apply import run_apply
+            return run_apply(args)
+        if args.command == "restore":
+            from .cmd_apply import run_restore
+            return run_restore(args)
         if args.command == "config":
             return _config(args, parser)
         if args.command == "capture":
@@ -139,7 +174,7 @@ def _plan(args) -> int:
     if config is None:
         return 2
     try:
-        snap = discover(args.root)
+        snap = discover(args.root, confirmed_managed=_known_managed(args.root))
     except DiscoveryError as e:
         print(f"irqd: {e}", file=sys.stderr)
         return 2
@@ -167,3 +202,12 @@ def _config(args, parser) -> int:
     from .config import config_toml
     sys.stdout.write(config_toml(config))
     return 0
+
+
+def _known_managed(root: str) -> set[int]:
+    """IRQs a past apply found kernel-managed; a damaged state file only costs that knowledge here."""
+    from .state import StateError, default_path, load_state
+    try:
+        return load_state(default_path(root)).managed
+    except StateError:
+        return set()

@@ -187,10 +187,12 @@ def _actions(row: IrqRow, sys_irqs: dict[int, SysIrq] | None) -> tuple[str, ...]
 def _irq_devices(rows: tuple[IrqRow, ...], pci: dict[str, PciFunction]) -> dict[int, str]:
     """IRQ -> PCI function: msi_irqs first, then the chip column, then INTx."""
     out: dict[int, str] = {}
+    known = {row.irq for row in rows}
     for bdf, fn in pci.items():
         for irq in fn.msi_irqs:
-            out[irq] = bdf
-    known = {row.irq for row in rows}
+            # vectors a driver allocated but never requested have no row
+            if irq in known:
+                out[irq] = bdf
     for row in rows:
         if row.irq not in out and row.chip_device and row.chip_device in pci:
             out[row.irq] = row.chip_device

@@ -57,6 +57,7 @@ class _Planner:
         self.snap = snap
         self.cfg = config
         self.load = irq_load(snap, load)
+        self.mean_load = sum(self.load.values()) / len(self.load) if self.load else 0.0
         self.notes: list[str] = []
         self.excluded: dict[str, CpuSet] = {}
         for source, cpus in sorted(snap.isolation.sources.items()):
@@ -145,8 +146,12 @@ class _Planner:
             self.state.load_per_cpu[cpu] += self.load.get(irq, 0.0)
 
     def least_loaded(self, cpus: CpuSet) -> int:
+        # every IRQ weighs at least the mean IRQ load, so idle IRQs spread by
+        # count instead of piling onto the one CPU whose queue is quietest
         st = self.state
-        return min(cpus, key=lambda c: (st.load_per_cpu[c], st.other_per_cpu[c] + st.queue_per_cpu[c], c))
+        floor = self.mean_load
+        return min(cpus, key=lambda c: (st.load_per_cpu[c] + floor * (st.other_per_cpu[c] + st.queue_per_cpu[c]),
+                                        st.other_per_cpu[c] + st.queue_per_cpu[c], c))
 
     def take_other(self, cpu: int, irq: int) -> None:
         self.state.other_per_cpu[cpu] += 1
@@ -440,11 +445,15 @@ class _Planner:
                 if q is not None:
                     maps[q].add(cpu)
             for q in maps:
+                cpu = self.slot_cpu.get((nic.name, q))
                 if q in anchored:
                     why[q] = (f"tx-{q} sends from CPU {anchored[q]} (its IRQ) and the CPUs sharing its cache "
                               "that carry no queue")
+                elif cpu is not None and cpu in owner:
+                    why[q] = (f"tx-{q}: its IRQ's CPU {cpu} already sends through tx-{owner[cpu]} "
+                              "(more queues than CPUs); no XPS map")
                 else:
-                    why[q] = f"tx-{q} has no IRQ CPU of its own (more tx queues than CPUs or vectors): no XPS map"
+                    why[q] = f"tx-{q} has no IRQ of its own on this node; no XPS map"
         for q in nic.tx:
             self._queue(out, nic, f"tx-{q.index}", "xps_cpus", q.xps_cpus, frozenset(maps[q.index]), why[q.index])
             if self.cfg.xps_mode == "rxqs" and q.xps_rxqs is not None:

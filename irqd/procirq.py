@@ -25,28 +25,26 @@ class IrqAffinity:
 
 
 def read_cpuset(root: Root, mask_path: str, list_path: str | None = None) -> tuple[CpuSet | None, int | None]:
-    """A CPU set from its ``*_list`` file if present, else from its mask.
+    """A CPU set from its mask file, or from its ``*_list`` file when the mask is missing or bad.
 
-    Returns the set and the mask's printed width (None when no mask was read).
+    The mask wins because it is the file irqd writes: on a captured tree the
+    ``*_list`` twin is not updated by a kernel. Returns the set and the
+    mask's printed width (None when no mask was read).
     """
-    digits = None
     mask_text = root.read(mask_path)
     if mask_text is not None:
-        digits = mask_digits(mask_text)
+        try:
+            return parse_mask(mask_text), mask_digits(mask_text)
+        except CpuFormatError as e:
+            root.note(mask_path, str(e))
     if list_path is not None:
         list_text = root.read(list_path)
         if list_text is not None:
             try:
-                return parse_list(list_text), digits
+                return parse_list(list_text), None
             except CpuFormatError as e:
                 root.note(list_path, str(e))
-    if mask_text is None:
-        return None, None
-    try:
-        return parse_mask(mask_text), digits
-    except CpuFormatError as e:
-        root.note(mask_path, str(e))
-        return None, digits
+    return None, None
 
 
 def read_irq_affinity(root: Root, irq: int) -> IrqAffinity:

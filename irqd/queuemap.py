@@ -8,7 +8,7 @@ the kernel tells which vector serves which queue. Documented patterns:
   ixgbe/igb/bnxt_en  ``eth0-TxRx-3``, ``eth0-rx-3``, ``eth0-tx-3``; bare ``eth0`` is the link vector
   mlx5       ``mlx5_comp3@pci:0000:3b:00.0``; ``mlx5_async0@pci:...`` (not a queue)
   ena        ``eth0-Tx-Rx-3``; ``ena-mgmnt@pci:...``
-  gve        ``gve-ntfy-blk3@pci:...`` (older ``eth0-ntfy-block.3``); first half tx, second half rx
+  gve        ``gve-ntfy-blk3@pci:...`` (before 6.3 ``eth%d-ntfy-block.3``, a literal %d); first half tx, second half rx
   virtio-net ``virtio2-input.3``, ``virtio2-output.3``; ``virtio2-config``; ``virtio2-virtqueues`` (one shared vector)
   mana       ``mana_q3@pci:...``; ``mana_hwc@pci:...``
   tg3        ``eth0-rx-1`` serves rx queue 0; ``eth0-tx-0`` (link and tx queue 0); ``eth0-txrx-1`` both, queue 0
@@ -97,7 +97,9 @@ def _gve_block(name: str, ifname: str, bdf: str | None) -> int | None:
     m = re.fullmatch(r"gve-ntfy-blk(\d+)@pci:(\S+)", name)
     if m and (bdf is None or m.group(2).lower() == bdf):
         return int(m.group(1))
-    m = re.fullmatch(re.escape(ifname) + r"-ntfy-block\.(\d+)", name)
+    # gve before 6.3 names blocks before register_netdev() picks the name, so
+    # 6.1 really prints a literal "eth%d-ntfy-block.0"; any prefix is this NIC's
+    m = re.fullmatch(r"\S+-ntfy-block\.(\d+)", name)
     return int(m.group(1)) if m else None
 
 

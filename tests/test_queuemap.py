@@ -56,6 +56,10 @@ def test_gve_first_half_tx_second_half_rx():
     assert other == [names[0]]
     q, _, _ = qmap("eth0", "gve", "0000:00:04.0", ["eth0-ntfy-block.0", "eth0-ntfy-block.1"])
     assert q == {"eth0-ntfy-block.0": QueueRef(0, "tx"), "eth0-ntfy-block.1": QueueRef(0, "rx")}
+    # 6.1 names them before the interface has a name: a literal "eth%d"
+    q, other, _ = qmap("ens4", "gve", "0000:00:04.0", ["eth%d-ntfy-block.0", "eth%d-ntfy-block.1", "eth%d-mgmnt"])
+    assert q == {"eth%d-ntfy-block.0": QueueRef(0, "tx"), "eth%d-ntfy-block.1": QueueRef(0, "rx")}
+    assert other == ["eth%d-mgmnt"]
 
 
 def test_virtio_net_input_output_and_shared():

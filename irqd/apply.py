@@ -1,0 +1,362 @@
+"""``irqd apply`` and ``irqd restore``: the only module that writes to the machine.
+
+Every write goes through ``kernel_write`` (the single choke point tests
+inject faults at). Before irqd's first change to a file its original value
+is saved in the state file; a write that would change nothing is skipped;
+every write is read back. Paths outside ``ROOT/proc/irq``,
+``ROOT/sys/class/net/*/queues`` and ``rps_sock_flow_entries`` are refused.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+from dataclasses import dataclass, field
+
+from .cpumask import CpuFormatError, CpuSet, format_list, format_mask, mask_digits, parse_list, parse_mask
+from .plan import Plan
+from .snapshot import Snapshot
+from .state import State
+
+SCOPES = ("irq", "rps", "xps", "sysctl")
+
+_ALLOWED = (
+    (re.compile(r"^proc/irq/\d+/smp_affinity$"), "irq"),
+    (re.compile(r"^sys/class/net/[^/]+/queues/rx-\d+/(rps_cpus|rps_flow_cnt)$"), "rps"),
+    (re.compile(r"^sys/class/net/[^/]+/queues/tx-\d+/(xps_cpus|xps_rxqs)$"), "xps"),
+    (re.compile(r"^proc/sys/net/core/rps_sock_flow_entries$"), "sysctl"),
+)
+
+# exit codes scripts can use
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_REFUSED, EXIT_PERMISSION = 0, 1, 2, 3, 4
+
+
+class ApplyRefused(Exception):
+    """irqd will not write at all (path outside the allowed trees, lock held, irqbalance running)."""
+
+
+class PermissionProblem(Exception):
+    pass
+
+
+def kernel_write(path: str, data: str) -> None:
+    """The one place irqd writes to the kernel (or to a fixture tree)."""
+    with open(path, "w") as f:
+        f.write(data)
+
+
+def kernel_read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+@dataclass(frozen=True)
+class Target:
+    rel: str
+    scope: str
+    value: CpuSet | int
+    label: str
+    irq: int | None = None
+    alternatives: tuple[int, ...] = ()   # CPUs to try, in order, when the kernel answers ENOSPC
+
+
+@dataclass
+class Outcome:
+    rel: str
+    label: str
+    status: str   # written | same | managed | gone | error | moved | refused
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_ERRORS if self.count("error") else EXIT_OK
+
+
+def check_allowed(root: str, rel: str) -> str:
+    """The host path for ``rel``, or ApplyRefused when irqd must never write there."""
+    scope = next((s for pattern, s in _ALLOWED if pattern.match(rel)), None)
+    if scope is None:
+        raise ApplyRefused(f"refusing to write {rel}: outside proc/irq, sys/class/net/*/queues and "
+                           "rps_sock_flow_entries")
+    host = os.path.join(root, rel)
+    real = os.path.realpath(host)
+    top = os.path.realpath(root)
+    if top != "/" and not real.startswith(top.rstrip("/") + "/"):
+        raise ApplyRefused(f"refusing to write {host}: it resolves outside the root ({real})")
+    if scope in ("rps", "xps") and "/queues/" not in real:
+        raise ApplyRefused(f"refusing to write {host}: it resolves to {real}, not a queue attribute")
+    return host
+
+
+def targets(plan: Plan, snap: Snapshot, only: tuple[str, ...] = SCOPES) -> list[Target]:
+    out: list[Target] = []
+    if "irq" in only:
+        for p in plan.irqs:
+            if p.changes:
+                alternatives = _alternatives(plan, snap, p.after)
+                out.append(Target(f"proc/irq/{p.irq}/smp_affinity", "irq", p.after,
+                                  f"irq {p.irq} ({p.name or '-'})", p.irq, alternatives))
+    for q in plan.queues:
+        scope = "rps" if q.attr.startswith("rps") else "xps"
+        if q.changes and scope in only:
+            out.append(Target(f"sys/class/net/{q.dev}/queues/{q.queue}/{q.attr}", scope, q.after,
+                              f"{q.dev} {q.queue} {q.attr}"))
+    if "sysctl" in only:
+        for g in plan.globals:
+            if g.changes:
+                out.append(Target(f"proc/sys/net/core/{g.name}", "sysctl", g.after, g.name))
+    return out
+
+
+def _alternatives(plan: Plan, snap: Snapshot, after: CpuSet) -> tuple[int, ...]:
+    """Next best CPUs for a single-CPU target: same node, then same package, eligible only."""
+    if len(after) != 1:
+        return ()
+    (cpu,) = after
+    node = snap.cpu_node.get(cpu)
+    same_node = sorted(c for c in plan.eligible if c != cpu and snap.cpu_node.get(c) == node)
+    rest = sorted(c for c in plan.eligible if c != cpu and c not in same_node)
+    return tuple(same_node + rest)
+
+
+def _parse_value(target: Target, text: str):
+    if isinstance(target.value, int):
+        return int(text.strip())
+    return parse_mask(text)
+
+
+def _render(target: Target, value, current: str, fallback_digits: int) -> str:
+    if isinstance(value, int):
+        return f"{value}\n"
+    digits = mask_digits(current) or fallback_digits
+    return format_mask(value, digits) + "\n"
+
+
+class Applier:
+    def __init__(self, root: str, state: State, snap: Snapshot):
+        self.root = os.path.abspath(root)
+        self.state = state
+        self.snap = snap
+        self.report = Report()
+        self.done: list[tuple[str, str, bool]] = []   # (host, text before this run, original newly saved)
+
+    def run(self, todo: list[Target]) -> Report:
+        hosts = [check_allowed(self.root, t.rel) for t in todo]  # refuse before the first write
+        try:
+            for target, host in zip(todo, hosts):
+                self._one(target, host)
+        except PermissionProblem as e:
+            self._roll_back()
+            raise PermissionProblem(str(e)) from None
+        finally:
+            if self.done or self.state.managed:
+                self.state.save()
+        return self.report
+
+    def _one(self, t: Target, host: str) -> None:
+        try:
+            current = kernel_read(host)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+                self.report.outcomes.append(Outcome(t.rel, t.label, "gone", "went away since it was read"))
+            elif e.errno == errno.EACCES:
+                raise PermissionProblem(_permission_message(host, t.scope)) from None
+            else:
+                self.report.outcomes.append(Outcome(t.rel, t.label, "error", f"cannot read: {e.strerror}"))
+            return
+        try:
+            if _parse_value(t, current) == t.value:
+                self.report.outcomes.append(Outcome(t.rel, t.label, "same"))
+                return
+        except (ValueError, CpuFormatError):
+            pass  # unreadable current value: write ours, the original is still saved
+        for attempt, value in enumerate(self._values(t)):
+            text = _render(t, value, current, self.snap.cpu_digits)
+            newly = self.state.save_original(t.rel, current)
+            if newly:
+                self.state.save()  # the original is on disk before the first change
+            try:
+                kernel_write(host, text)
+            except OSError as e:
+                if newly:
+                    del self.state.originals[t.rel]
+                if e.errno == errno.ENOSPC and t.scope == "irq" and attempt + 1 < 1 + len(t.alternatives):
+                    continue  # that CPU's vector space is full: the next best CPU
+                self._failed(t, host, e)
+                return
+            self.done.append((host, current, newly))
+            self.state.written[t.rel] = text
+            self._verify(t, host, value, text, moved=attempt > 0)
+            return
+
+    def _values(self, t: Target):
+        yield t.value
+        for cpu in t.alternatives:
+            yield frozenset({cpu})
+
+    def _failed(self, t: Target, host: str, e: OSError) -> None:
+        code = e.errno
+        if code == errno.EACCES:
+            raise PermissionProblem(_permission_message(host, t.scope))
+        if t.scope == "irq" and code in (errno.EIO, errno.EPERM):
+            self.state.managed.add(t.irq)
+            self.report.outcomes.append(Outcome(t.rel, t.label, "managed",
+                                                f"the kernel refused ({errno.errorcode[code]}): a kernel-managed "
+                                                "IRQ; left alone from now on"))
+        elif code == errno.ENOSPC:
+            self.report.outcomes.append(Outcome(t.rel, t.label, "error",
+                                                "no vector space left on any eligible CPU (ENOSPC)"))
+        elif code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+            self.report.outcomes.append(Outcome(t.rel, t.label, "gone", "went away before the write"))
+        elif code == errno.EINVAL:
+            what = ("an offline CPU, or a mask the kernel cannot use" if t.scope == "irq" else
+                    "the kernel refused the mask (offline CPU, or ANDed to empty by isolcpus)")
+            self.report.outcomes.append(Outcome(t.rel, t.label, "error", f"EINVAL: {what}"))
+        else:
+            self.report.outcomes.append(Outcome(t.rel, t.label, "error", e.strerror or str(e)))
+
+    def _verify(self, t: Target, host: str, value, text: str, moved: bool) -> None:
+        try:
+            back = kernel_read(host)
+            ok = _parse_value(t, back) == value
+        except (OSError, ValueError, CpuFormatError):
+            ok, back = False, "?"
+        detail = f"-> {text.strip()}"
+        if moved:
+            detail += f" (CPU {format_list(value)}: the planned CPU had no vector space left)"
+        if t.scope == "irq" and self.root == "/":  # a captured tree has no kernel to choose
+            eff = self._effective(host)
+            if eff is not None:
+                detail += f"; kernel runs it on CPU {format_list(eff)}"
+        if not ok:
+            self.report.outcomes.append(Outcome(t.rel, t.label, "error",
+                                                f"wrote {text.strip()} but read back {back.strip()}"))
+        else:
+            self.report.outcomes.append(Outcome(t.rel, t.label, "moved" if moved else "written", detail))
+
+    def _effective(self, host: str) -> CpuSet | None:
+        base = os.path.dirname(host)
+        for name, parse in (("effective_affinity_list", parse_list), ("effective_affinity", parse_mask)):
+            try:
+                return parse(kernel_read(os.path.join(base, name)))
+            except (OSError, CpuFormatError, ValueError):
+                continue
+        return None
+
+    def _roll_back(self) -> None:
+        """EACCES mid-run: put back what this run wrote, so nothing is left half-applied."""
+        for host, before, newly in reversed(self.done):
+            try:
+                kernel_write(host, before)
+            except OSError:
+                continue
+            rel = os.path.relpath(host, self.root)
+            self.state.written.pop(rel, None)
+            if newly:
+                self.state.originals.pop(rel, None)
+        self.done.clear()
+
+
+def _permission_message(host: str, scope: str) -> str:
+    need = "CAP_NET_ADMIN" if scope in ("rps", "xps", "sysctl") else "root (CAP_SYS_ADMIN)"
+    return f"permission denied writing {host}: run irqd as root; it needs {need}"
+
+
+def restore(root: str, state: State) -> Report:
+    """Write every saved original back, then clear what was restored."""
+    root = os.path.abspath(root)
+    report = Report()
+    keep: dict[str, str] = {}
+    for rel, text in sorted(state.originals.items()):
+        label = rel
+        m = re.match(r"proc/irq/(\d+)/", rel)
+        if m and int(m.group(1)) in state.managed:
+            report.outcomes.append(Outcome(rel, label, "managed", "kernel-managed: the kernel owns it"))
+            continue
+        try:
+            host = check_allowed(root, rel)
+        except ApplyRefused as e:
+            report.outcomes.append(Outcome(rel, label, "refused", str(e)))
+            continue
+        if not os.path.exists(host):
+            report.outcomes.append(Outcome(rel, label, "gone", "no longer exists"))
+            continue
+        try:
+            kernel_write(host, text)
+        except OSError as e:
+            if e.errno == errno.EACCES:
+                raise PermissionProblem(_permission_message(host, "irq" if m else "rps")) from None
+            if e.errno in (errno.ENOENT, errno.ENODEV):
+                report.outcomes.append(Outcome(rel, label, "gone", "went away"))
+            else:
+                keep[rel] = text
+                report.outcomes.append(Outcome(rel, label, "error", f"{e.strerror}; kept in the state file"))
+            continue
+        report.outcomes.append(Outcome(rel, label, "written", f"-> {text.strip()}"))
+    if keep:
+        state.originals = keep
+        state.written = {k: v for k, v in state.written.items() if k in keep}
+        state.save()
+    else:
+        state.clear()
+    return report
+
+
+def irqbalance_pids(root: str) -> list[int]:
+    proc = os.path.join(root, "proc")
+    pids = []
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "comm")) as f:
+                if f.read().strip() == "irqbalance":
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return sorted(pids)
+
+
+class Lock:
+    """One irqd writer at a time: an flock beside the state file."""
+
+    def __init__(self, state_path: str):
+        self.path = os.path.join(os.path.dirname(state_path) or ".", "irqd.lock")
+        self.fd: int | None = None
+
+    def __enter__(self):
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise ApplyRefused(f"{self.path}: cannot create lock file: {e.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            self.fd = None
+            raise ApplyRefused(f"another irqd (pid {holder}) is writing; lock {self.path} is held") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
