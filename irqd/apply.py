@@ -149,6 +149,7 @@ class Applier:
         self.snap = snap
         self.report = Report()
         self.done: list[tuple[str, str, bool]] = []   # (host, text before this run, original newly saved)
+        self.dirty = False                             # the state changed and must be saved at the end
 
     def run(self, todo: list[Target]) -> Report:
         hosts = [check_allowed(self.root, t.rel) for t in todo]  # refuse before the first write
@@ -159,7 +160,7 @@ class Applier:
             self._roll_back()
             raise PermissionProblem(str(e)) from None
         finally:
-            if self.done or self.state.managed:
+            if self.dirty:
                 self.state.save()
         return self.report
 
@@ -184,6 +185,7 @@ class Applier:
             text = _render(t, value, current, self.snap.cpu_digits)
             newly = self.state.save_original(t.rel, current)
             if newly:
+                self.dirty = True
                 self.state.save()  # the original is on disk before the first change
             try:
                 kernel_write(host, text)
@@ -210,6 +212,7 @@ class Applier:
             raise PermissionProblem(_permission_message(host, t.scope))
         if t.scope == "irq" and code in (errno.EIO, errno.EPERM):
             self.state.managed.add(t.irq)
+            self.dirty = True
             self.report.outcomes.append(Outcome(t.rel, t.label, "managed",
                                                 f"the kernel refused ({errno.errorcode[code]}): a kernel-managed "
                                                 "IRQ; left alone from now on"))

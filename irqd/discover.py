@@ -7,6 +7,7 @@ an unreadable ``/proc/interrupts`` stops discovery.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Iterable
 
@@ -280,6 +281,11 @@ def _movable(row: IrqRow, chip: str, actions: tuple[str, ...]) -> bool:
     return bool(actions)
 
 
+# Storage vectors drivers request outside the managed set: nvme's admin
+# queue (pre_vectors = 1) and virtio's config/control/event queues.
+_UNMANAGED = re.compile(r"nvme\d+q0|virtio\d+-(config|control|event)")
+
+
 def _managed_hints(rows, irq_device, pci, affinities: dict[int, IrqAffinity], online: CpuSet) -> dict[int, str]:
     """Storage queue vectors whose masks partition the CPUs look kernel-managed.
 
@@ -290,12 +296,16 @@ def _managed_hints(rows, irq_device, pci, affinities: dict[int, IrqAffinity], on
     per_fn: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         bdf = irq_device.get(row.irq)
-        if bdf and pci[bdf].base_class == CLASS_STORAGE:
+        if bdf and pci[bdf].base_class == CLASS_STORAGE and not any(_UNMANAGED.fullmatch(a) for a in row.actions):
             per_fn[bdf].append(row.irq)
     out: dict[int, str] = {}
     for bdf, irqs in per_fn.items():
         spread = [i for i in irqs if affinities[i].affinity and affinities[i].affinity != online
                   and not (affinities[i].affinity >= online)]
+        # an unmanaged vector (nvme's admin queue) someone pinned inside a
+        # queue's mask is nested in it; managed masks never nest
+        spread = [i for i in spread if not any(j != i and affinities[i].affinity <= affinities[j].affinity
+                                               for j in spread)]
         if len(spread) < 2:
             continue
         masks = [affinities[i].affinity for i in spread]

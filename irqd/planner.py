@@ -262,10 +262,13 @@ class _Planner:
                     why = f"{name} queue {q}: driver's affinity_hint {format_list(hint)}"
                 else:
                     cpu = self.place_slot(where.cpus, policy)
+                    extra = ""
+                    if policy == "spread" and self.state.queue_per_cpu[cpu] > 0:
+                        extra = " (stacked: more queues than eligible CPUs)"
+                    elif policy == "spread" and self.state.queue_per_core[self.core(cpu)] > 0:
+                        extra = " (SMT sibling: every core already has a queue)"
                     why = (f"{name} queue {q}: {'packed' if policy == 'pack' else 'spread'} over "
-                           f"{self._label(where)}, core {self.core_order.get(self.core(cpu), '?')}"
-                           + (" (SMT sibling: every core already has a queue)"
-                              if policy == "spread" and self.state.queue_per_core[self.core(cpu)] > 0 else ""))
+                           f"{self._label(where)}, core {self.core_order.get(self.core(cpu), '?')}{extra}")
                 self.take_slot(cpu, irqs)
                 self.slot_cpu[(name, q)] = cpu
                 for irq in irqs:
