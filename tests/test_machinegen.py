@@ -1,11 +1,16 @@
 """The machine generator writes what the kernel would, and discovery reads back exactly the spec."""
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
 from conftest import FIXTURES
 from irqd import snapshot as S
 from irqd.discover import discover
+from irqd.show import render_json
 from machinegen import (MachineSpec, NicSpec, NvmeSpec, format_mask, interrupts_header, interrupts_row,
                         large_specs, spec_irq_count, spread_masks, write_machine, _other_row, _topology)
 
@@ -175,3 +180,31 @@ def test_discover_recovers_the_spec(machines, name):
             assert i.managed == ("likely" if len(nv.io_irqs) >= 2 else None), (irq, i.affinity)
     for irq in info.platform_irqs:
         assert snap.irqs[irq].cls == S.PLATFORM
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_capture_of_a_generated_tree_reads_the_same(machines, name, tmp_path):
+    root, _ = machines[name]
+    dest = tmp_path / "cap"
+    out = subprocess.run([sys.executable, "-m", "irqd", "capture", "--root", root, str(dest)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert render_json(discover(str(dest))) == render_json(discover(root))
+
+
+def test_the_256_cpu_benchmark_machine_reads_back():
+    spec = large_specs()[0]
+    base = tempfile.mkdtemp(prefix="irqd-gen-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    try:
+        info = write_machine(os.path.join(base, "m"), spec)
+        snap = discover(os.path.join(base, "m"))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert snap.problems == ()
+    assert len(snap.online) == 256 and len(snap.nodes) == 8 and len(snap.irqs) == len(info.rates)
+    for ifname, want in info.nics.items():
+        nic = snap.nic(ifname)
+        assert nic.kind == S.MULTIQUEUE and nic.numa_node == want.spec.node
+        assert {irq: (ref.queue, ref.direction) for irq, ref in nic.queue_irqs} == want.queue_irqs
+    for nv in info.nvme.values():
+        assert all(snap.irqs[i].managed == "likely" for i in nv.io_irqs)
