@@ -92,6 +92,39 @@ def build_parser() -> argparse.ArgumentParser:
     _root_arg(p)
     _state_arg(p)
 
+    p = sub.add_parser("audit", help="score the current state of the machine (read-only)",
+                       description="Find what is wrong with IRQ, RPS, RFS and XPS placement today: queue IRQs off "
+                                   "their NIC's node, anything on isolated or banned CPUs, stacked queues, SMT "
+                                   "collisions, single-queue NICs without RPS, missing or disagreeing XPS, RFS "
+                                   "half set up, affinities the kernel did not honour, managed IRQs. Each finding "
+                                   "says what the plan would do.",
+                       epilog="exit status: 0 clean, 1 findings, 2 bad input")
+    _root_arg(p)
+    _config_arg(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+    p = sub.add_parser("run", help="the daemon: apply, then follow netlink events and load",
+                       description="Apply the plan, then keep it right: re-plan at once when devices appear, "
+                                   "vanish, are renamed or change channels (netlink), and rebalance by measured "
+                                   "load only when an imbalance persists. Leaves alone what someone else changed. "
+                                   "SIGHUP re-reads the config, SIGTERM/SIGINT stop.")
+    _root_arg(p)
+    _config_arg(p)
+    _state_arg(p)
+    p.add_argument("--no-netlink", action="store_true", help="do not listen to netlink (fixture trees, tests)")
+    p.add_argument("--interval", type=float, default=None, metavar="SECONDS",
+                   help="sampling interval (default: config daemon.interval, 10 s)")
+    p.add_argument("--socket", default=None, metavar="PATH",
+                   help="status socket (default /run/irqd/irqd.sock, or ROOT/run/irqd/irqd.sock with --root)")
+    p.add_argument("--cycles", type=int, default=None, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("status", help="ask the running daemon what it is doing",
+                       description="Current placement, per-CPU interrupt load, last event, last moves, and "
+                                   "managed or hands-off IRQs, from the running 'irqd run' over its Unix socket.")
+    _root_arg(p)
+    p.add_argument("--socket", default=None, metavar="PATH", help="status socket of the daemon")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
     p = sub.add_parser("config", help="check or show the configuration",
                        description="'irqd config check' validates a config file and lists every problem with "
                                    "its line; 'irqd config show' prints the effective config, defaults included.")
@@ -131,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
             return run_restore(args)
         if args.command == "config":
             return _config(args, parser)
+        if args.command == "audit":
+            from .audit import run_audit
+            return run_audit(args)
+        if args.command == "run":
+            from .daemon import run_daemon
+            return run_daemon(args)
+        if args.command == "status":
+            from .status import run_status
+            return run_status(args)
         if args.command == "capture":
             from .capture import capture
             return capture(args.root, args.dest, tar=args.tar, description=args.description)
