@@ -29,20 +29,24 @@ SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=N
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 
-_BASE = tempfile.mkdtemp(prefix="irqd-prop-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+_BASE: list[str] = []
 _BUILT: dict[MachineSpec, tuple] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _cleanup():
     yield
-    shutil.rmtree(_BASE, ignore_errors=True)
+    while _BASE:
+        shutil.rmtree(_BASE.pop(), ignore_errors=True)
+    _BUILT.clear()
 
 
 def build(spec: MachineSpec):
     """(snapshot, plan, root) for a spec, written and planned once."""
+    if not _BASE:
+        _BASE.append(tempfile.mkdtemp(prefix="irqd-prop-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
     if spec not in _BUILT:
-        root = os.path.join(_BASE, f"m{len(_BUILT)}")
+        root = os.path.join(_BASE[0], f"m{len(_BUILT)}")
         write_machine(root, spec)
         snap = discover(root)
         assert snap.problems == (), snap.problems
