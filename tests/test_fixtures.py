@@ -32,6 +32,11 @@ def test_tree_is_well_formed(name):
                 assert not target.startswith("/"), f"{path}: absolute link {target}"
                 real = os.path.realpath(path)
                 assert real.startswith(str(root.resolve()) + os.sep), f"{path}: link leaves the tree"
+                # git keeps no empty directory, so a driver directory with
+                # nothing readable in it (bind, unbind are write-only) is lost;
+                # irqd reads only the link's name
+                if entry == "driver" and "/drivers/" in target:
+                    continue
                 assert os.path.exists(real), f"{path}: dangling link to {target}"
     snap = discover(str(root))
     for irq in snap.irqs:
