@@ -127,11 +127,5 @@ def format_list(cpus: Iterable[int]) -> str:
 
 
 def _bits(value: int) -> CpuSet:
-    out = []
-    cpu = 0
-    while value:
-        if value & 1:
-            out.append(cpu)
-        value >>= 1
-        cpu += 1
-    return frozenset(out)
+    digits = bin(value)[:1:-1]  # least significant bit first
+    return frozenset(i for i, d in enumerate(digits) if d == "1")

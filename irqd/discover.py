@@ -104,6 +104,7 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
             managed_reason=reason,
             nic=nic_name,
             queue=queue,
+            total=row.total,
         )
 
     return S.Snapshot(
@@ -274,6 +275,9 @@ def _irq_class(irq: int, device: str | None, pci: dict[str, PciFunction], irq_ni
 
 def _movable(row: IrqRow, chip: str, actions: tuple[str, ...]) -> bool:
     if row.trigger in ("percpu", "percpu_devid"):
+        return False
+    # x86 marks the legacy timer IRQD_NO_BALANCING: affinity writes fail with EIO
+    if row.irq == 0 and actions == ("timer",) and "IO-APIC" in chip:
         return False
     # GIC SGIs and PPIs (hwirq < 32) are per-CPU: arch_timer, PMU, vgic
     if chip.startswith("GIC") and row.hwirq is not None and row.hwirq < 32:

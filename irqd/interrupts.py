@@ -47,10 +47,7 @@ class IrqRow:
     hwirq: int | None
     trigger: str | None
     actions: tuple[str, ...]
-
-    @property
-    def total(self) -> int:
-        return sum(c for _, c in self.counts)
+    total: int = 0
 
     @property
     def chip_device(self) -> str | None:
@@ -115,28 +112,43 @@ def parse_interrupts(text: str) -> Interrupts:
         if label.isdigit():
             if len(counts) != ncol:
                 raise InterruptsFormatError(lineno, f"IRQ {label} has {len(counts)} counts for {ncol} CPUs (truncated?)")
-            irqs.append(_irq_row(int(label), pairs, rest))
+            irqs.append(_irq_row(int(label), pairs, rest, sum(counts)))
         else:
             other.append(OtherRow(label, pairs, rest.strip()))
     return Interrupts(tuple(cpus), tuple(irqs), tuple(other))
 
 
 def _take_counts(rest: str, ncol: int) -> tuple[list[int], str]:
+    """The per-CPU counts at the start of ``rest`` and what follows them.
+
+    The hot loop of discovery on big machines (one count per CPU per IRQ),
+    so it splits once instead of matching count by count.
+    """
+    parts = rest.split(None, ncol)
     counts: list[int] = []
+    for i, word in enumerate(parts[:ncol]):
+        if not word.isdigit():
+            # fewer counts than CPUs (ERR:, MIS:) or a truncated row
+            return counts, rest[_offset_of(rest, i):]
+        counts.append(int(word))
+    tail = parts[ncol] if len(parts) > ncol else ""
+    return counts, (" " + tail if tail else "")
+
+
+def _offset_of(rest: str, index: int) -> int:
+    """Character offset of the index-th whitespace-separated word."""
     pos = 0
-    while len(counts) < ncol:
-        m = re.compile(r"\s*(\d+)(?=\s|$)").match(rest, pos)
-        if not m:
-            break
-        counts.append(int(m.group(1)))
-        pos = m.end()
-    return counts, rest[pos:]
+    for _ in range(index):
+        pos = len(rest) - len(rest[pos:].lstrip())
+        while pos < len(rest) and not rest[pos].isspace():
+            pos += 1
+    return pos
 
 
-def _irq_row(irq: int, counts: tuple[tuple[int, int], ...], rest: str) -> IrqRow:
+def _irq_row(irq: int, counts: tuple[tuple[int, int], ...], rest: str, total: int) -> IrqRow:
     m = re.match(r"\s*(\S+)", rest)
     if not m:
-        return IrqRow(irq, counts, "", None, None, ())
+        return IrqRow(irq, counts, "", None, None, (), total)
     chip = m.group(1)
     tail = rest[m.end():]
     hwirq: int | None = None
@@ -157,4 +169,4 @@ def _irq_row(irq: int, counts: tuple[tuple[int, int], ...], rest: str) -> IrqRow
             chip, trigger = fm.group("chip"), fm.group("trigger")
     names = tail.strip()
     actions = tuple(a.strip() for a in names.split(", ")) if names else ()
-    return IrqRow(irq, counts, chip, hwirq, trigger, actions)
+    return IrqRow(irq, counts, chip, hwirq, trigger, actions, total)

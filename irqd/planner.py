@@ -48,8 +48,11 @@ class _Where:
 class _State:
     queue_per_cpu: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     queue_per_core: dict[tuple, int] = field(default_factory=lambda: defaultdict(int))
+    nic_per_core: dict[str, dict[tuple, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    nic_per_cpu: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     other_per_cpu: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     load_per_cpu: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    load_per_core: dict[tuple, float] = field(default_factory=lambda: defaultdict(float))
 
 
 class _Planner:
@@ -71,6 +74,8 @@ class _Planner:
             or {0: snap.online}
         self.node_of = {c: n for n, cpus in self.nodes.items() for c in cpus}
         self.core_order = self._core_order()
+        self.core_of = {c: self.core(c) for c in snap.online}
+        self.core_idx = {c: self.core_order.get(self.core_of[c], c) for c in snap.online}
         self.state = _State()
         self.irq_plans: dict[int, IrqPlan] = {}
         self.slot_cpu: dict[tuple[str, int], int] = {}
@@ -131,19 +136,35 @@ class _Planner:
 
     # -- placement ------------------------------------------------------
 
-    def place_slot(self, cpus: CpuSet, policy: str) -> int:
-        """One queue: the emptiest core first, then its emptiest thread (SMT last)."""
-        st = self.state
-        if policy == "pack":
-            return min(cpus, key=lambda c: (st.queue_per_cpu[c], self.core_order.get(self.core(c), c), c))
-        return min(cpus, key=lambda c: (st.queue_per_core[self.core(c)], st.queue_per_cpu[c],
-                                        self.core_order.get(self.core(c), c), c))
+    def place_slot(self, cpus: CpuSet, policy: str, nic: str) -> int:
+        """One queue: the emptiest core first, then a core this NIC is not on yet, then its emptiest thread.
 
-    def take_slot(self, cpu: int, irqs: list[int]) -> None:
+        The global count comes first, so no core takes a second queue while
+        another core of the node has none; the NIC's own count next, so NICs
+        that share a node each spread over all of its cores; SMT siblings
+        only after every core has a queue; measured load breaks ties.
+        """
+        st = self.state
+        core_of, order = self.core_of, self.core_idx
+        per_core, per_cpu, load = st.queue_per_core, st.queue_per_cpu, st.load_per_cpu
+        mine, mine_cpu = st.nic_per_core[nic], st.nic_per_cpu[nic]
+        if policy == "pack":
+            return min(cpus, key=lambda c: (per_cpu[c], order[c], c))
+        core_load = st.load_per_core
+        return min(cpus, key=lambda c: (per_core[core_of[c]], mine[core_of[c]], per_cpu[c], mine_cpu[c],
+                                        core_load[core_of[c]], load[c], order[c], c))
+
+    def take_slot(self, cpu: int, irqs: list[int], nic: str) -> None:
+        core = self.core_of[cpu]
         self.state.queue_per_cpu[cpu] += 1
-        self.state.queue_per_core[self.core(cpu)] += 1
-        for irq in irqs:
-            self.state.load_per_cpu[cpu] += self.load.get(irq, 0.0)
+        self.state.queue_per_core[core] += 1
+        self.state.nic_per_core[nic][core] += 1
+        self.state.nic_per_cpu[nic][cpu] += 1
+        self.add_load(cpu, sum(self.load.get(irq, 0.0) for irq in irqs))
+
+    def add_load(self, cpu: int, load: float) -> None:
+        self.state.load_per_cpu[cpu] += load
+        self.state.load_per_core[self.core_of.get(cpu, ("cpu", cpu))] += load
 
     def least_loaded(self, cpus: CpuSet) -> int:
         # every IRQ weighs at least the mean IRQ load, so idle IRQs spread by
@@ -155,7 +176,7 @@ class _Planner:
 
     def take_other(self, cpu: int, irq: int) -> None:
         self.state.other_per_cpu[cpu] += 1
-        self.state.load_per_cpu[cpu] += self.load.get(irq, 0.0)
+        self.add_load(cpu, self.load.get(irq, 0.0))
 
     def set_irq(self, irq: int, after: CpuSet | None, reason: str) -> None:
         i = self.snap.irqs[irq]
@@ -194,6 +215,7 @@ class _Planner:
                 if i.effective and not i.effective <= self.eligible:
                     extra = f"; note: the kernel runs it on excluded CPU(s) {format_list(i.effective - self.eligible)}"
                 self.set_irq(irq, None, f"kernel-managed ({i.managed}): {i.managed_reason}{extra}")
+                self._stays(i)
             elif i.affinity is None:
                 self.set_irq(irq, None, "its affinity could not be read")
             elif rule is not None and rule.cpus:
@@ -206,6 +228,12 @@ class _Planner:
                     self.set_irq(irq, None, f"config: [[irq]] cpus = {rule.cpus!r} are all excluded; left alone")
                 for c in cpus:
                     self.take_other(c, irq)
+
+    def _stays(self, i: S.Irq) -> None:
+        """An IRQ left where it is still loads the CPUs it runs on."""
+        cpus = (i.effective or i.affinity or frozenset()) & self.snap.online
+        for c in cpus:
+            self.add_load(c, self.load.get(i.irq, 0.0) / len(cpus))
 
     def _device_rule(self, nic: S.Nic):
         return self.cfg.device_rule(nic.name, nic.driver, nic.pci)
@@ -245,35 +273,37 @@ class _Planner:
         # round-robin: queue 0 of every NIC, then queue 1 ... so NICs sharing a node interleave
         lanes.sort(key=lambda lane: (lane[2].node if lane[2].node is not None else -1, lane[0]))
         depth = max((len(lane[1]) for lane in lanes), default=0)
-        for k in range(depth):
-            for name, pending, where, policy in lanes:
-                if k >= len(pending):
-                    continue
-                q, irqs = pending[k]
-                nic = self.snap.nic(name)
-                if policy == "node":
-                    for irq in irqs:
-                        self.set_irq(irq, where.cpus, f"{name} queue {q}: policy 'node', all eligible CPUs of "
-                                                      f"{self._label(where)}")
-                    continue
-                hint = self.snap.irqs[irqs[0]].hint
-                if self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
-                    cpu = min(hint)
-                    why = f"{name} queue {q}: driver's affinity_hint {format_list(hint)}"
-                else:
-                    cpu = self.place_slot(where.cpus, policy)
-                    extra = ""
-                    if policy == "spread" and self.state.queue_per_cpu[cpu] > 0:
-                        extra = " (stacked: more queues than eligible CPUs)"
-                    elif policy == "spread" and self.state.queue_per_core[self.core(cpu)] > 0:
-                        extra = " (SMT sibling: every core already has a queue)"
-                    why = (f"{name} queue {q}: {'packed' if policy == 'pack' else 'spread'} over "
-                           f"{self._label(where)}, core {self.core_order.get(self.core(cpu), '?')}{extra}")
-                self.take_slot(cpu, irqs)
-                self.slot_cpu[(name, q)] = cpu
+        order = [(name, pending[k], where, policy) for k in range(depth)
+                 for name, pending, where, policy in lanes if k < len(pending)]
+        # with measured load, heaviest queue first (longest-processing-time),
+        # each onto the least-loaded of the emptiest cores; without load the
+        # round-robin order above stands (the sort is stable)
+        order.sort(key=lambda slot: -sum(self.load.get(i, 0.0) for i in slot[1][1]))
+        for name, (q, irqs), where, policy in order:
+            nic = self.snap.nic(name)
+            if policy == "node":
                 for irq in irqs:
-                    self.set_irq(irq, frozenset({cpu}), why if nic.kind != S.UNMAPPED else
-                                 f"{name}: queue mapping unknown; its vectors are spread like queues")
+                    self.set_irq(irq, where.cpus, f"{name} queue {q}: policy 'node', all eligible CPUs of "
+                                                  f"{self._label(where)}")
+                continue
+            hint = self.snap.irqs[irqs[0]].hint
+            if self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
+                cpu = min(hint)
+                why = f"{name} queue {q}: driver's affinity_hint {format_list(hint)}"
+            else:
+                cpu = self.place_slot(where.cpus, policy, name)
+                extra = ""
+                if policy == "spread" and self.state.queue_per_cpu[cpu] > 0:
+                    extra = " (stacked: more queues than eligible CPUs)"
+                elif policy == "spread" and self.state.queue_per_core[self.core(cpu)] > 0:
+                    extra = " (SMT sibling: every core already has a queue)"
+                why = (f"{name} queue {q}: {'packed' if policy == 'pack' else 'spread'} over "
+                       f"{self._label(where)}, core {self.core_order.get(self.core(cpu), '?')}{extra}")
+            self.take_slot(cpu, irqs, name)
+            self.slot_cpu[(name, q)] = cpu
+            for irq in irqs:
+                self.set_irq(irq, frozenset({cpu}), why if nic.kind != S.UNMAPPED else
+                             f"{name}: queue mapping unknown; its vectors are spread like queues")
         return nic_where
 
     def _label(self, where: _Where) -> str:

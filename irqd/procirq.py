@@ -21,7 +21,6 @@ class IrqAffinity:
     hint: CpuSet | None
     node: int | None
     mask_digits: int | None  # width the kernel printed smp_affinity with
-    has_list_file: bool
 
 
 def read_cpuset(root: Root, mask_path: str, list_path: str | None = None) -> tuple[CpuSet | None, int | None]:
@@ -59,7 +58,6 @@ def read_irq_affinity(root: Root, irq: int) -> IrqAffinity:
         hint=hint or None,  # an all-zero hint means the driver gave none
         node=node,
         mask_digits=digits,
-        has_list_file=root.exists(f"{base}/smp_affinity_list"),
     )
 
 

@@ -54,14 +54,11 @@ class Irq:
     managed_reason: str | None = None
     nic: str | None = None
     queue: QueueRef | None = None
+    total: int = 0              # interrupts since boot, summed over online CPUs
 
     @property
     def name(self) -> str:
         return ",".join(self.actions)
-
-    @property
-    def total(self) -> int:
-        return sum(c for _, c in self.counts)
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,10 @@ def read_sys_irqs(root: Root) -> dict[int, SysIrq] | None:
         if not entry.isdigit():
             continue
         base = f"sys/kernel/irq/{entry}"
+        # only the action names: they keep commas and spaces that
+        # /proc/interrupts joins ambiguously; the rest it prints reliably
         actions = root.read_line(f"{base}/actions")
-        out[int(entry)] = SysIrq(
-            actions=parse_actions(actions or ""),
-            chip=root.read_line(f"{base}/chip_name") or None,
-            hwirq=root.read_int(f"{base}/hwirq"),
-            name=root.read_line(f"{base}/name") or None,
-            type=root.read_line(f"{base}/type") or None,
-        )
+        out[int(entry)] = SysIrq(actions=parse_actions(actions or ""), chip=None, hwirq=None, name=None, type=None)
     return out
 
 

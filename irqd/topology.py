@@ -76,8 +76,8 @@ def read_cpu_topology(root: Root, cpu: int) -> CpuTopo:
         if not index.startswith("index"):
             continue
         level = root.read_int(f"{base}/cache/{index}/level")
-        kind = root.read_line(f"{base}/cache/{index}/type")
-        if level is None or kind == "Instruction":
+        # L1 is per core and never decides placement; L2 and up are unified
+        if level is None or level < 2:
             continue
         shared, _ = read_cpuset(root, f"{base}/cache/{index}/shared_cpu_map", f"{base}/cache/{index}/shared_cpu_list")
         if shared is None:

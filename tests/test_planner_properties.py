@@ -177,12 +177,6 @@ def test_every_tx_queue_with_an_irq_gets_an_xps_map(spec):
     _check_tx_queues_have_xps(snap, p)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planner bug: _queues() interleaves the NICs of a node one queue at a time onto the emptiest core, without "
-    "regard to which NIC already sits there, so a NIC's later queues land on CPUs that carry its own earlier "
-    "queues and _xps() leaves those tx queues without a map. Smallest case: node 0 = CPUs 0-1, eth0 (i40e, "
-    "2 queues) and eth1 (1 queue): eth0 queues 0 and 1 both go to CPU 0, eth1's to CPU 1; eth0/tx-1 gets an "
-    "empty XPS map although eth0 has 2 tx queues for 2 eligible CPUs"))
 @SETTINGS
 @given(machines(unknown_node=False))
 def test_every_tx_queue_with_an_irq_gets_an_xps_map_when_nics_share_a_node(spec):
