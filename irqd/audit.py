@@ -254,7 +254,12 @@ class _Ctx:
                 for q, irqs in out.items() if any(self.judged_irq(i) and i.affinity is not None for i in irqs)}
 
     def slot_place(self, irqs: list[S.Irq]) -> tuple[str, object] | None:
-        """("cpu", n) when the queue's IRQs run on one CPU, ("core", key) on one core, None when unknown."""
+        """("cpu", n) when the queue's IRQs run on one CPU, ("core", key) on one core, None when unknown.
+
+        A queue with separate rx and tx vectors (virtio, gve) is where its rx vector runs.
+        """
+        rx = [i for i in irqs if i.queue is None or i.queue.direction in ("rx", "rxtx")]
+        irqs = rx or irqs
         cpus: set[int] = set()
         for i in irqs:
             run = self.runs_on(i)
@@ -649,12 +654,14 @@ def _managed(ctx: _Ctx) -> None:
         housekeeping = (i.affinity or frozenset()) & ctx.plan.eligible
         fired = sum(n for c, n in i.counts if c in ctx.kernel_excluded)
         if housekeeping:
-            fix = ("the kernel should pick a housekeeping CPU here; is the IRQ older than the isolation?"
-                   if flag else "boot with isolcpus=managed_irq,... (kernel 5.6+) so the kernel keeps it on "
-                                "a housekeeping CPU of its mask")
+            fix = ("with isolcpus=managed_irq the kernel should have picked a housekeeping CPU; was the IRQ "
+                   "started before the isolation took effect?" if flag else
+                   "boot with isolcpus=managed_irq,... (kernel 5.6+) and the kernel keeps it on a housekeeping "
+                   "CPU of its mask")
             ctx.add("managed", ctx.irq_label(i),
                     f"kernel-managed, runs on isolated CPU {_v(on_isolated)} although its mask {_v(i.affinity)} "
-                    f"holds housekeeping CPU {_v(housekeeping)}; {fix}", plan)
+                    f"holds housekeeping CPU {_v(housekeeping)}, so I/O from those CPUs interrupts an isolated "
+                    f"one; {fix}", plan)
         else:
             ctx.add("managed", ctx.irq_label(i),
                     f"kernel-managed, its whole mask {_v(i.affinity or run)} is isolated: it fires only when an "

@@ -12,6 +12,7 @@ List: ``%*pbl`` form (``smp_affinity_list``, ``/sys/devices/system/cpu/online``)
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 CpuSet = frozenset[int]
@@ -24,8 +25,13 @@ class CpuFormatError(ValueError):
 _HEX_GROUP = re.compile(r"^[0-9a-fA-F]{1,8}$")
 
 
+@lru_cache(maxsize=4096)
 def parse_mask(text: str) -> CpuSet:
-    """``"ffffffff,00000001"`` -> {0, 32..63}."""
+    """``"ffffffff,00000001"`` -> {0, 32..63}.
+
+    Cached: a machine repeats a few masks thousands of times (all CPUs, a
+    node), and the result is immutable.
+    """
     text = text.strip()
     if not text:
         return frozenset()

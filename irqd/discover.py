@@ -48,7 +48,7 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
     topology = {}
     for cpu in sorted(sets.present | sets.online):
         if root.isdir(f"sys/devices/system/cpu/cpu{cpu}"):
-            topology[cpu] = read_cpu_topology(root, cpu)
+            topology[cpu] = read_cpu_topology(root, cpu, topology)
     nodes = read_nodes(root)
     cpu_node = {cpu: node.node for node in nodes.values() for cpu in node.cpus}
 
@@ -57,7 +57,8 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
     if not housekeeping:
         root.note("proc/cmdline", "every online CPU is isolated; no housekeeping CPU is left for IRQs")
 
-    sys_irqs = read_sys_irqs(root)
+    # only rows whose names /proc/interrupts may have split wrongly (", " inside a name)
+    sys_irqs = read_sys_irqs(root, [row.irq for row in interrupts.irqs if len(row.actions) > 1])
     if sys_irqs is None:
         root.note("sys/kernel/irq", "missing (kernel before 4.9?); IRQ names come from /proc/interrupts")
     pci = read_pci_functions(root)

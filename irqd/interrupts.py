@@ -125,12 +125,15 @@ def _take_counts(rest: str, ncol: int) -> tuple[list[int], str]:
     so it splits once instead of matching count by count.
     """
     parts = rest.split(None, ncol)
-    counts: list[int] = []
-    for i, word in enumerate(parts[:ncol]):
-        if not word.isdigit():
-            # fewer counts than CPUs (ERR:, MIS:) or a truncated row
-            return counts, rest[_offset_of(rest, i):]
-        counts.append(int(word))
+    try:
+        counts = list(map(int, parts[:ncol]))
+    except ValueError:
+        counts = []
+        for i, word in enumerate(parts[:ncol]):
+            if not word.isdigit():
+                # fewer counts than CPUs (ERR:, MIS:) or a truncated row
+                return counts, rest[_offset_of(rest, i):]
+            counts.append(int(word))
     tail = parts[ncol] if len(parts) > ncol else ""
     return counts, (" " + tail if tail else "")
 

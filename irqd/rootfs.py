@@ -21,6 +21,21 @@ _MISSING_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EINVAL, errno.EOPNOTSUPP,
 _MAX_LINKS = 40
 
 
+def _slurp(path: str) -> bytes:
+    # os.open/os.read skip the buffered-file layer: discovery reads ~10,000
+    # small files on a 256-CPU machine, and each open counts
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 class RootError(Exception):
     """The root itself is unusable (not a directory, no proc/interrupts)."""
 
@@ -45,6 +60,7 @@ class Root:
         self.path = os.path.abspath(self.path)
         if not os.path.isdir(self.path):
             raise RootError(f"{self.path}: not a directory")
+        self._prefix = self.path.rstrip("/") + "/"
 
     @property
     def is_live(self) -> bool:
@@ -52,7 +68,7 @@ class Root:
 
     def host(self, rel: str) -> str:
         """The real path of ``rel`` (no link resolution)."""
-        return os.path.join(self.path, rel.lstrip("/"))
+        return self._prefix + rel.lstrip("/")
 
     def show(self, rel: str) -> str:
         """How a path is named in messages: as on the machine, prefixed with the root."""
@@ -74,8 +90,7 @@ class Root:
         Other errors are noted with the path.
         """
         try:
-            with open(self.host(rel), "rb") as f:
-                data = f.read()
+            data = _slurp(self.host(rel))
         except OSError as e:
             if e.errno in _MISSING_ERRNOS or e.errno == errno.EISDIR:
                 if required:

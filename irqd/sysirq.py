@@ -22,19 +22,17 @@ class SysIrq:
     type: str | None
 
 
-def read_sys_irqs(root: Root) -> dict[int, SysIrq] | None:
-    """Every IRQ under /sys/kernel/irq, or None when the directory is absent."""
+def read_sys_irqs(root: Root, irqs: list[int]) -> dict[int, SysIrq] | None:
+    """The sysfs names of ``irqs``, or None when /sys/kernel/irq is absent."""
     if not root.isdir("sys/kernel/irq"):
         return None
     out: dict[int, SysIrq] = {}
-    for entry in root.listdir("sys/kernel/irq"):
-        if not entry.isdigit():
-            continue
-        base = f"sys/kernel/irq/{entry}"
+    for irq in irqs:
         # only the action names: they keep commas and spaces that
         # /proc/interrupts joins ambiguously; the rest it prints reliably
-        actions = root.read_line(f"{base}/actions")
-        out[int(entry)] = SysIrq(actions=parse_actions(actions or ""), chip=None, hwirq=None, name=None, type=None)
+        actions = root.read_line(f"sys/kernel/irq/{irq}/actions")
+        if actions is not None:
+            out[irq] = SysIrq(actions=parse_actions(actions), chip=None, hwirq=None, name=None, type=None)
     return out
 
 

@@ -33,7 +33,6 @@ class CpuTopo:
     cpu: int
     package: int | None
     die: int | None
-    cluster: int | None
     core: int | None
     siblings: CpuSet          # SMT threads of this core, itself included
     l2: CpuSet | None         # CPUs sharing this CPU's L2
@@ -64,7 +63,7 @@ def read_cpu_sets(root: Root, fallback_online: CpuSet) -> CpuSets:
                    read_list(root, f"{CPU}/nohz_full"))
 
 
-def read_cpu_topology(root: Root, cpu: int) -> CpuTopo:
+def read_cpu_topology(root: Root, cpu: int, known: dict[int, CpuTopo] | None = None) -> CpuTopo:
     base = f"{CPU}/cpu{cpu}"
     topo = f"{base}/topology"
     siblings = read_list(root, f"{topo}/thread_siblings_list")
@@ -72,7 +71,13 @@ def read_cpu_topology(root: Root, cpu: int) -> CpuTopo:
         siblings, _ = read_cpuset(root, f"{topo}/thread_siblings")
     l2 = llc = None
     llc_level = None
-    for index in root.listdir(f"{base}/cache"):
+    # an SMT sibling read before shares this CPU's L2 and LLC: reuse them
+    twin = next((known[s] for s in sorted(siblings or ()) if known and s in known and known[s].l2
+                 and cpu in known[s].l2 and known[s].llc and cpu in known[s].llc), None)
+    indexes = [] if twin else root.listdir(f"{base}/cache")
+    if twin:
+        l2, llc, llc_level = twin.l2, twin.llc, twin.llc_level
+    for index in indexes:
         if not index.startswith("index"):
             continue
         level = root.read_int(f"{base}/cache/{index}/level")
@@ -90,7 +95,6 @@ def read_cpu_topology(root: Root, cpu: int) -> CpuTopo:
         cpu=cpu,
         package=_id(root, f"{topo}/physical_package_id"),
         die=_id(root, f"{topo}/die_id"),
-        cluster=_id(root, f"{topo}/cluster_id"),
         core=_id(root, f"{topo}/core_id"),
         siblings=siblings or frozenset({cpu}),
         l2=l2, llc=llc, llc_level=llc_level,
@@ -99,7 +103,7 @@ def read_cpu_topology(root: Root, cpu: int) -> CpuTopo:
 
 def _id(root: Root, rel: str) -> int | None:
     value = root.read_int(rel)
-    # -1 is the kernel's "unknown" (e.g. cluster_id on x86 before 6.x)
+    # -1 is the kernel's "unknown"
     return None if value is None or value < 0 else value
 
 
