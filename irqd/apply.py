@@ -66,7 +66,7 @@ class Target:
 class Outcome:
     rel: str
     label: str
-    status: str   # written | same | managed | gone | error | moved | refused
+    status: str   # written | same | managed | gone | error | moved | refused | hands-off
     detail: str = ""
 
 
@@ -143,8 +143,9 @@ def _render(target: Target, value, current: str, fallback_digits: int) -> str:
 
 
 class Applier:
-    def __init__(self, root: str, state: State, snap: Snapshot):
+    def __init__(self, root: str, state: State, snap: Snapshot, respect_others: bool = False):
         self.root = os.path.abspath(root)
+        self.respect_others = respect_others
         self.state = state
         self.snap = snap
         self.report = Report()
@@ -178,6 +179,12 @@ class Applier:
         try:
             if _parse_value(t, current) == t.value:
                 self.report.outcomes.append(Outcome(t.rel, t.label, "same"))
+                return
+            if self.respect_others and t.rel in self.state.written and \
+                    _parse_value(t, current) != _parse_value(t, self.state.written[t.rel]):
+                # someone changed it since irqd wrote it: their choice stands
+                self.report.outcomes.append(Outcome(t.rel, t.label, "hands-off",
+                                                    f"changed by someone else to {current.strip()}; left alone"))
                 return
         except (ValueError, CpuFormatError):
             pass  # unreadable current value: write ours, the original is still saved

@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     _state_arg(p)
     p.add_argument("--no-netlink", action="store_true", help="do not listen to netlink (fixture trees, tests)")
+    p.add_argument("--only", default=None, metavar="LIST",
+                   help="comma-separated parts to manage: irq, rps, xps, sysctl (default all)")
     p.add_argument("--interval", type=float, default=None, metavar="SECONDS",
                    help="sampling interval (default: config daemon.interval, 10 s)")
     p.add_argument("--socket", default=None, metavar="PATH",

@@ -56,8 +56,9 @@ class _State:
 
 
 class _Planner:
-    def __init__(self, snap: S.Snapshot, config, load: dict[int, float] | None):
+    def __init__(self, snap: S.Snapshot, config, load: dict[int, float] | None, pinned: dict[int, int] | None = None):
         self.snap = snap
+        self.pinned = pinned or {}
         self.cfg = config
         self.load = irq_load(snap, load)
         self.mean_load = sum(self.load.values()) / len(self.load) if self.load else 0.0
@@ -287,7 +288,11 @@ class _Planner:
                                                   f"{self._label(where)}")
                 continue
             hint = self.snap.irqs[irqs[0]].hint
-            if self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
+            kept = {self.pinned.get(i) for i in irqs}
+            if len(kept) == 1 and None not in kept and next(iter(kept)) in where.cpus:
+                cpu = next(iter(kept))
+                why = f"{name} queue {q}: kept on CPU {cpu}"
+            elif self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
                 cpu = min(hint)
                 why = f"{name} queue {q}: driver's affinity_hint {format_list(hint)}"
             else:
@@ -306,6 +311,13 @@ class _Planner:
                              f"{name}: queue mapping unknown; its vectors are spread like queues")
         return nic_where
 
+    def _keep_or_least_loaded(self, irq: int, cpus: CpuSet) -> tuple[int, bool]:
+        """A pinned CPU (the daemon keeps what works) if it is still a candidate, else the least loaded."""
+        cpu = self.pinned.get(irq)
+        if cpu is not None and cpu in cpus:
+            return cpu, True
+        return self.least_loaded(cpus), False
+
     def _label(self, where: _Where) -> str:
         return f"node {where.node}" if where.node is not None else f"CPUs {format_list(where.cpus)}"
 
@@ -321,10 +333,10 @@ class _Planner:
                 elif where is None:
                     self.set_irq(irq, None, f"{nic.name}: no eligible CPU on its node")
                 else:
-                    cpu = self.least_loaded(where.cpus)
+                    cpu, kept = self._keep_or_least_loaded(irq, where.cpus)
                     self.take_other(cpu, irq)
-                    self.set_irq(irq, frozenset({cpu}), f"{nic.name} non-queue vector: a housekeeping CPU of "
-                                                        f"{self._label(where)}")
+                    self.set_irq(irq, frozenset({cpu}), f"{nic.name} non-queue vector: " +
+                                 (f"kept on CPU {cpu}" if kept else f"a housekeeping CPU of {self._label(where)}"))
 
     def _devices(self) -> None:
         """Storage and other device IRQs: on their device's node, heaviest first on the least-loaded CPU."""
@@ -336,10 +348,10 @@ class _Planner:
             if where is None:
                 self.set_irq(i.irq, None, f"{i.device}: no eligible CPU near it (numa = 'strict')")
                 continue
-            cpu = self.least_loaded(where.cpus)
+            cpu, kept = self._keep_or_least_loaded(i.irq, where.cpus)
             self.take_other(cpu, i.irq)
-            self.set_irq(i.irq, frozenset({cpu}), f"{i.cls} IRQ of {i.device}: least-loaded eligible CPU of "
-                                                  f"{self._label(where)}")
+            self.set_irq(i.irq, frozenset({cpu}), f"{i.cls} IRQ of {i.device}: " +
+                         (f"kept on CPU {cpu}" if kept else f"least-loaded eligible CPU of {self._label(where)}"))
 
     def _platform(self) -> None:
         """Legacy and platform IRQs stay where they are unless that touches an excluded CPU."""
@@ -516,5 +528,9 @@ class _Planner:
                     queues=tuple(queues), globals=tuple(globals_), notes=tuple(self.notes))
 
 
-def plan(snapshot: S.Snapshot, config, load: dict[int, float] | None = None) -> Plan:
-    return _Planner(snapshot, config, load).run()
+def plan(snapshot: S.Snapshot, config, load: dict[int, float] | None = None,
+         pinned: dict[int, int] | None = None) -> Plan:
+    """``pinned`` (irq -> CPU) keeps IRQs where they are when that CPU is still a
+    candidate: the daemon re-plans around what already runs instead of
+    reshuffling. RPS and XPS maps follow the placement either way."""
+    return _Planner(snapshot, config, load, pinned).run()

@@ -1,0 +1,432 @@
+"""``irqd run``: apply once, then keep the placement right, calmly.
+
+It acts at once on real events (a device appears, vanishes, is renamed or
+changes channels; an IRQ or CPU comes or goes) and re-plans around what
+already runs. It moves IRQs for load only when the measured imbalance stays
+over a threshold for several samples in a row, and then moves the fewest
+IRQs that fix it. With steady load it moves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import time
+from collections import deque
+
+from .apply import SCOPES, Applier, ApplyRefused, Lock, PermissionProblem, irqbalance_pids, restore, targets
+from .discover import DiscoveryError, discover
+from .log import Log
+from .planner import plan
+from .plantext import plan_json
+from .rootfs import Root
+from .sample import SampleError, rates, read_sample
+from .sdnotify import Notifier
+from .state import StateError, default_path, load_state
+
+DEBOUNCE_QUIET = 0.05   # an event burst ends after 50 ms without events ...
+DEBOUNCE_MAX = 0.5      # ... or after 500 ms, whichever comes first
+MIN_TOTAL_RATE = 200.0  # interrupts/s below which balance is not worth a move
+MIN_GAIN = 0.10         # a move must cut the hottest CPU's load by 10% of it
+
+
+def default_socket(root: str) -> str:
+    base = "/run/irqd/irqd.sock"
+    return base if os.path.abspath(root) == "/" else os.path.join(os.path.abspath(root), base.lstrip("/"))
+
+
+class Daemon:
+    def __init__(self, root: str, config, config_path: str | None, state, log: Log, notifier: Notifier,
+                 only: tuple[str, ...] = SCOPES, clock=time.monotonic, interval: float | None = None):
+        self.root = os.path.abspath(root)
+        self.rootfs = Root(self.root)
+        self.config = config
+        self.config_path = config_path
+        self.state = state
+        self.log = log
+        self.notifier = notifier
+        self.only = only
+        self.clock = clock
+        self.interval_override = interval
+        self.events: queue.Queue = queue.Queue()
+        self.snap = None
+        self.plan = None
+        self.plan_at: float | None = None
+        self.last_sample = None
+        self.rate_load: dict[int, float] | None = None
+        self.cpu_load: dict[int, float] = {}
+        self.imbalanced = 0
+        self.last_moved: dict[int, float] = {}
+        self.moves_total = 0
+        self.errors_total = 0
+        self.replans = 0
+        self.last_event: dict | None = None
+        self.last_moves: deque = deque(maxlen=20)
+        self.hands_off: dict[str, str] = {}
+        self.stop_requested = False
+
+    @property
+    def interval(self) -> float:
+        return self.interval_override or self.config.daemon.interval
+
+    # -- planning and applying --------------------------------------------
+
+    def _pins(self, snap) -> dict[int, int]:
+        """IRQs to keep where they are: what the last plan placed on one CPU and still runs there."""
+        if self.plan is None:
+            return {}
+        pins = {}
+        for p in self.plan.irqs:
+            cur = snap.irqs.get(p.irq)
+            if cur and p.after and len(p.after) == 1 and cur.affinity == p.after:
+                pins[p.irq] = next(iter(p.after))
+        return pins
+
+    def replan(self, why: str, *, keep: bool = True, moves: dict[int, int] | None = None) -> None:
+        """Discover, plan around what runs (``keep``), and write only what differs."""
+        try:
+            snap = discover(self.root, confirmed_managed=self.state.managed)
+        except DiscoveryError as e:
+            self.errors_total += 1
+            self.log.err(f"cannot read the machine: {e}", key="discover")
+            return
+        self.log.forget("discover")
+        pins = self._pins(snap) if keep else {}
+        if moves:
+            pins.update(moves)
+        result = plan(snap, self.config, load=self.rate_load, pinned=pins)
+        todo = targets(result, snap, self.only)
+        if moves is not None:
+            # a rebalance writes the moved IRQs and the maps that follow them, nothing else
+            todo = [t for t in todo if t.scope != "irq" or t.irq in moves]
+        applier = Applier(self.root, self.state, snap,
+                          respect_others=self.config.daemon.respect_manual_changes)
+        report = applier.run(todo)
+        self.snap, self.plan, self.plan_at = snap, result, self.clock()
+        self.replans += 1
+        self._report(why, report)
+
+    def _report(self, why: str, report) -> None:
+        written = [o for o in report.outcomes if o.status in ("written", "moved")]
+        if written:
+            self.log.info(f"{why}: wrote {len(written)} file(s)")
+        for o in report.outcomes:
+            if o.status == "managed":
+                self.log.notice(f"{o.label}: {o.detail}", key=f"managed:{o.rel}")
+            elif o.status == "hands-off":
+                self.hands_off[o.rel] = o.detail
+                self.log.notice(f"{o.label}: {o.detail}", key=f"hands-off:{o.rel}")
+            elif o.status == "error":
+                self.errors_total += 1
+                self.log.err(f"{o.label}: {o.detail}", key=f"error:{o.rel}")
+            elif o.status == "gone":
+                self.log.info(f"{o.label}: {o.detail}", key=f"gone:{o.rel}")
+
+    # -- events -----------------------------------------------------------
+
+    def handle_events(self, first) -> None:
+        """Debounce a burst of netlink events into one re-plan."""
+        burst = [first]
+        deadline = self.clock() + DEBOUNCE_MAX
+        while self.clock() < deadline:
+            try:
+                ev = self.events.get(timeout=DEBOUNCE_QUIET)
+            except queue.Empty:
+                break
+            if isinstance(ev, tuple):   # a signal: handle it after this burst
+                self.events.put(ev)
+                break
+            burst.append(ev)
+        names = sorted({e.ifname for e in burst if e.ifname})
+        kinds = sorted({e.kind for e in burst})
+        self.last_event = {"kinds": kinds, "devices": names, "count": len(burst), "age_from": self.clock()}
+        self.replan(f"netlink {'/'.join(kinds)} {', '.join(names[:5])}".strip())
+
+    # -- sampling and rebalancing -----------------------------------------
+
+    def sample(self) -> None:
+        now = self.clock()
+        try:
+            new = read_sample(self.rootfs, now)
+        except SampleError as e:
+            self.errors_total += 1
+            self.log.err(str(e), key="sample")
+            return
+        old, self.last_sample = self.last_sample, new
+        if old is None:
+            return
+        if set(new.counts) != set(old.counts) or new.cpus != old.cpus or \
+                any(new.names[i] != old.names.get(i) for i in new.names if i in old.names):
+            self.last_event = {"kinds": ["irqs-or-cpus-changed"], "devices": [], "count": 1, "age_from": now}
+            self.replan("IRQs or online CPUs changed")
+            return
+        per_irq, per_cpu = rates(old, new)
+        self.rate_load = per_irq
+        self.cpu_load = {}
+        for row in per_cpu.values():
+            for cpu, r in row.items():
+                self.cpu_load[cpu] = self.cpu_load.get(cpu, 0.0) + r
+        self.rebalance(now, per_irq, per_cpu)
+
+    def rebalance(self, now: float, per_irq, per_cpu) -> dict[int, int]:
+        if self.plan is None:
+            return {}
+        d = self.config.daemon
+        load = {c: self.cpu_load.get(c, 0.0) for c in self.plan.eligible}
+        total = sum(load.values())
+        if len(load) < 2 or total < MIN_TOTAL_RATE:
+            self.imbalanced = 0
+            return {}
+        ratio = max(load.values()) / (total / len(load))
+        if ratio <= d.imbalance_threshold:
+            self.imbalanced = 0
+            return {}
+        self.imbalanced += 1
+        if self.imbalanced < d.samples:
+            return {}
+        self.imbalanced = 0
+        moves = self.choose_moves(now, load, per_cpu)
+        if not moves:
+            self.log.info(f"CPU interrupt load is {ratio:.2f}x the mean, but no single IRQ move helps",
+                          key="unfixable-imbalance")
+            return {}
+        self.log.forget("unfixable-imbalance")
+        self.replan(f"rebalance ({ratio:.2f}x mean): move {len(moves)} IRQ(s)", moves=moves)
+        for irq, cpu in moves.items():
+            self.last_moved[irq] = now
+            self.last_moves.append({"irq": irq, "to": cpu, "at": now})
+        self.moves_total += len(moves)
+        return moves
+
+    def choose_moves(self, now: float, load: dict[int, float], per_cpu) -> dict[int, int]:
+        """Greedy: the move that cuts the hottest CPU most, until balanced or out of moves."""
+        d = self.config.daemon
+        snap, current = self.snap, self.plan
+        movable = {}
+        for p in current.irqs:
+            irq = snap.irqs.get(p.irq)
+            rel = f"proc/irq/{p.irq}/smp_affinity"
+            if p.after is None or irq is None or rel in self.hands_off:
+                continue
+            if now - self.last_moved.get(p.irq, -1e18) < d.min_move_interval:
+                continue
+            node = snap.cpu_node.get(next(iter(p.after))) if p.after else None
+            allowed = frozenset(c for c in current.eligible if node is None or snap.cpu_node.get(c) == node)
+            movable[p.irq] = allowed
+        load = dict(load)
+        moves: dict[int, int] = {}
+        while len(moves) < d.max_moves_per_cycle:
+            hot = max(load, key=lambda c: (load[c], -c))
+            top = load[hot]
+            best = None
+            for irq, allowed in movable.items():
+                r = per_cpu.get(irq, {}).get(hot, 0.0)
+                if r <= 0 or irq in moves:
+                    continue
+                choices = [c for c in allowed if c != hot and c in load]
+                if not choices:
+                    continue
+                target = min(choices, key=lambda c: (load[c], c))
+                new_top = max(top - r, load[target] + r, max(v for c, v in load.items() if c not in (hot, target))
+                              if len(load) > 2 else 0.0)
+                gain = top - new_top
+                if best is None or gain > best[0]:
+                    best = (gain, irq, target, r)
+            if best is None or best[0] < MIN_GAIN * top:
+                break
+            _, irq, target, r = best
+            load[hot] -= r
+            load[target] += r
+            moves[irq] = target
+            mean = sum(load.values()) / len(load)
+            if max(load.values()) / mean <= d.imbalance_threshold:
+                break
+        return moves
+
+    # -- reporting --------------------------------------------------------
+
+    def status(self) -> dict:
+        now = self.clock()
+        out = {
+            "pid": os.getpid(),
+            "root": self.root,
+            "interval": self.interval,
+            "plan_age": None if self.plan_at is None else round(now - self.plan_at, 1),
+            "replans": self.replans,
+            "moves_total": self.moves_total,
+            "errors_total": self.errors_total,
+            "cpu_load": {str(c): round(v, 1) for c, v in sorted(self.cpu_load.items())},
+            "last_event": None,
+            "last_moves": [{"irq": m["irq"], "to": m["to"], "age": round(now - m["at"], 1)} for m in self.last_moves],
+            "managed": sorted(self.state.managed | {i for i, irq in (self.snap.irqs.items() if self.snap else [])
+                                                    if irq.managed}),
+            "hands_off": dict(sorted(self.hands_off.items())),
+            "plan": plan_json(self.plan) if self.plan else None,
+        }
+        if self.last_event:
+            ev = dict(self.last_event)
+            ev["age"] = round(now - ev.pop("age_from"), 1)
+            out["last_event"] = ev
+        return out
+
+    def metrics(self) -> dict:
+        cpu_soft = {}
+        if self.last_sample and self.last_sample.softirqs:
+            for kind, per in self.last_sample.softirqs.items():
+                for cpu, n in per.items():
+                    cpu_soft[(kind, cpu)] = n
+        return {
+            "irqd_cpu_irq_rate": ("interrupts per second on each CPU over the last sample", "gauge",
+                                  [({"cpu": str(c)}, v) for c, v in sorted(self.cpu_load.items())]),
+            "irqd_softirqs_total": ("NET_RX/NET_TX softirqs per CPU since boot", "counter",
+                                    [({"cpu": str(c), "type": k}, v) for (k, c), v in sorted(cpu_soft.items())]),
+            "irqd_moves_total": ("IRQs moved for load since start", "counter", [({}, self.moves_total)]),
+            "irqd_errors_total": ("failed reads or writes since start", "counter", [({}, self.errors_total)]),
+            "irqd_replans_total": ("plans applied since start", "counter", [({}, self.replans)]),
+            "irqd_plan_age_seconds": ("seconds since the last plan was applied", "gauge",
+                                      [({}, 0 if self.plan_at is None else self.clock() - self.plan_at)]),
+            "irqd_hands_off": ("files someone else changed since irqd wrote them", "gauge",
+                               [({}, len(self.hands_off))]),
+        }
+
+    def summary(self) -> str:
+        if self.plan is None:
+            return "no plan yet"
+        s = self.plan.summary()
+        return (f"{len(self.plan.eligible)} eligible CPUs; {self.replans} plan(s) applied; "
+                f"{self.moves_total} moves; {s['managed_left_alone']} managed IRQs left alone")
+
+    # -- the loop ---------------------------------------------------------
+
+    def reload(self) -> None:
+        from .config import ConfigError, load_config
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as e:
+            self.log.err("SIGHUP: invalid configuration, keeping the old one:\n  " + "\n  ".join(e.problems))
+            return
+        self.config = new
+        self.log.info("SIGHUP: configuration reloaded")
+        self.replan("config reloaded")
+
+    def run(self, cycles: int | None = None, netlink: bool = True, socket_path: str | None = None) -> int:
+        self.replan("start", keep=False)
+        watcher = status_server = None
+        if netlink:
+            from .netlink import Watcher
+            watcher = Watcher(self.events)
+            watcher.start()
+            for error in watcher.errors:
+                self.log.warn(f"{error}; device changes are caught by sampling only")
+        if socket_path:
+            from .status import StatusServer
+            try:
+                status_server = StatusServer(socket_path, self.status)
+                status_server.start()
+            except OSError as e:
+                self.log.warn(f"status socket {socket_path}: {e.strerror}; 'irqd status' will not answer")
+        self.notifier.ready(self.summary())
+        self.log.info(f"running: {self.summary()}")
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: self.events.put(("signal", signum)))
+        now = self.clock()
+        next_sample = now
+        wd = self.notifier.watchdog_interval
+        next_watchdog = now + wd if wd else None
+        done = 0
+        try:
+            while not self.stop_requested:
+                now = self.clock()
+                wake = min(t for t in (next_sample, next_watchdog) if t is not None)
+                try:
+                    ev = self.events.get(timeout=max(0.0, wake - now))
+                except queue.Empty:
+                    ev = None
+                if isinstance(ev, tuple) and ev[0] == "signal":
+                    if ev[1] == signal.SIGHUP:
+                        self.reload()
+                    else:
+                        self.stop_requested = True
+                        break
+                elif ev is not None:
+                    self.handle_events(ev)
+                now = self.clock()
+                if next_watchdog is not None and now >= next_watchdog:
+                    self.notifier.watchdog()
+                    next_watchdog = now + wd
+                if now >= next_sample:
+                    self.sample()
+                    self._write_metrics()
+                    self.notifier.status(self.summary())
+                    next_sample = now + self.interval
+                    done += 1
+                    if cycles is not None and done >= cycles:
+                        break
+        finally:
+            self.log.info("stopping")
+            self.notifier.stopping()
+            if watcher:
+                watcher.stop()
+            if status_server:
+                status_server.stop()
+            if self.config.daemon.restore_on_exit:
+                self._restore()
+        return 0
+
+    def _write_metrics(self) -> None:
+        path = self.config.daemon.metrics_path
+        if not path:
+            return
+        from .metrics import write_textfile
+        try:
+            write_textfile(path, self.metrics())
+        except OSError as e:
+            self.log.warn(f"metrics file {path}: {e.strerror}", key="metrics")
+
+    def _restore(self) -> None:
+        try:
+            report = restore(self.root, self.state)
+        except (PermissionProblem, StateError) as e:
+            self.log.err(f"restore on exit failed: {e}")
+            return
+        n = sum(1 for o in report.outcomes if o.status == "written")
+        self.log.info(f"restore_on_exit: put back {n} original value(s)")
+
+
+def run_daemon(args) -> int:
+    from .cli import load_config_or_exit
+    log = Log()
+    only = tuple(s.strip() for s in (getattr(args, "only", None) or ",".join(SCOPES)).split(",") if s.strip())
+    if not only or any(s not in SCOPES for s in only):
+        print(f"irqd run: --only takes parts of {','.join(SCOPES)}", file=sys.stderr)
+        return 2
+    config = load_config_or_exit(args.config)
+    if config is None:
+        return 2
+    state_path = args.state or default_path(args.root)
+    try:
+        state = load_state(state_path)
+    except StateError as e:
+        log.err(f"{e}; irqd will not write while it cannot keep the originals")
+        return 2
+    pids = irqbalance_pids(args.root)
+    if pids:
+        log.err(f"irqbalance is running (pid {', '.join(map(str, pids))}); stop it first: "
+                "systemctl disable --now irqbalance")
+        return 3
+    daemon = Daemon(args.root, config, args.config, state, log, Notifier(), only=only, interval=args.interval)
+    socket_path = args.socket or default_socket(args.root)
+    try:
+        with Lock(state.path):
+            return daemon.run(cycles=args.cycles, netlink=not args.no_netlink, socket_path=socket_path)
+    except ApplyRefused as e:
+        log.err(str(e))
+        return 3
+    except PermissionProblem as e:
+        log.err(str(e))
+        return 4
+    except StateError as e:
+        log.err(str(e))
+        return 2
