@@ -404,9 +404,24 @@ class _Planner:
         elif any_rps:
             globals_.append(GlobalPlan("rps_sock_flow_entries", before, entries,
                                        f"RPS is on for some device: RFS global table of {entries} entries"))
+        elif before and not self._flow_tables_left(out):
+            # every per-queue flow table is off after the plan: a global table
+            # no queue uses would leave RFS half set up
+            globals_.append(GlobalPlan("rps_sock_flow_entries", before, 0,
+                                       "no RPS planned and no rx queue keeps a flow table: RFS off"))
         else:
             globals_.append(GlobalPlan("rps_sock_flow_entries", before, None, "no RPS planned; RFS left as is"))
         return out, globals_
+
+    def _flow_tables_left(self, out: list[QueuePlan]) -> bool:
+        """Does any rx queue, planned or left alone, keep an RFS flow table?"""
+        planned = {(q.dev, q.queue): q.after for q in out if q.attr == "rps_flow_cnt" and q.after is not None}
+        for nic in self.snap.nics:
+            for q in nic.rx:
+                count = planned.get((nic.name, f"rx-{q.index}"), q.rps_flow_cnt)
+                if count:
+                    return True
+        return False
 
     def _allowed(self, rule) -> CpuSet:
         cpus = self.eligible
