@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Lists what can no longer be restored (device gone, IRQ kernel-managed).")
     _root_arg(p)
     _state_arg(p)
+    _config_arg(p)
+    p.add_argument("--if-configured", action="store_true",
+                   help="restore only when the config sets daemon.restore_on_exit (for the unit's ExecStopPost=)")
 
     p = sub.add_parser("audit", help="score the current state of the machine (read-only)",
                        description="Find what is wrong with IRQ, RPS, RFS and XPS placement today: queue IRQs off "

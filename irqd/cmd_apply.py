@@ -96,6 +96,14 @@ def run_apply(args) -> int:
 
 
 def run_restore(args) -> int:
+    if args.if_configured:
+        from .cli import load_config_or_exit
+        config = load_config_or_exit(args.config)
+        if config is None:
+            return EXIT_USAGE
+        if not config.daemon.restore_on_exit:
+            print("daemon.restore_on_exit is off: nothing restored")
+            return 0
     state = _load_state(args)
     if state is None:
         return EXIT_USAGE
