@@ -180,7 +180,7 @@ class Applier:
             if _parse_value(t, current) == t.value:
                 self.report.outcomes.append(Outcome(t.rel, t.label, "same"))
                 return
-            if self.respect_others and t.rel in self.state.written and \
+            if self.respect_others and t.rel in self.state.written and self._same_object(t.rel, host) and \
                     _parse_value(t, current) != _parse_value(t, self.state.written[t.rel]):
                 # someone changed it since irqd wrote it: their choice stands
                 self.report.outcomes.append(Outcome(t.rel, t.label, "hands-off",
@@ -205,8 +205,20 @@ class Applier:
                 return
             self.done.append((host, current, newly))
             self.state.written[t.rel] = text
+            self.dirty = True
+            try:
+                self.state.identity[t.rel] = os.stat(host).st_ino
+            except OSError:
+                self.state.identity.pop(t.rel, None)
             self._verify(t, host, value, text, moved=attempt > 0)
             return
+
+    def _same_object(self, rel: str, host: str) -> bool:
+        """Is this the file irqd wrote, not a queue or IRQ the kernel made anew since (ethtool -L, replug)?"""
+        try:
+            return os.stat(host).st_ino == self.state.identity.get(rel)
+        except OSError:
+            return False
 
     def _values(self, t: Target):
         yield t.value
@@ -272,6 +284,7 @@ class Applier:
                 continue
             rel = os.path.relpath(host, self.root)
             self.state.written.pop(rel, None)
+            self.state.identity.pop(rel, None)
             if newly:
                 self.state.originals.pop(rel, None)
         self.done.clear()
@@ -316,6 +329,7 @@ def restore(root: str, state: State) -> Report:
     if keep:
         state.originals = keep
         state.written = {k: v for k, v in state.written.items() if k in keep}
+        state.identity = {k: v for k, v in state.identity.items() if k in keep}
         state.save()
     else:
         state.clear()

@@ -32,6 +32,7 @@ class State:
     originals: dict[str, str] = field(default_factory=dict)   # root-relative path -> exact original text
     written: dict[str, str] = field(default_factory=dict)     # root-relative path -> what irqd last wrote
     managed: set[int] = field(default_factory=set)            # IRQs whose affinity write the kernel refused
+    identity: dict[str, int] = field(default_factory=dict)    # path -> inode irqd wrote to (a recreated queue is new)
     recovered_from_backup: bool = False
 
     def save_original(self, rel: str, text: str) -> bool:
@@ -43,7 +44,8 @@ class State:
 
     def to_json(self) -> dict:
         return {"version": VERSION, "originals": dict(sorted(self.originals.items())),
-                "written": dict(sorted(self.written.items())), "managed": sorted(self.managed)}
+                "written": dict(sorted(self.written.items())), "identity": dict(sorted(self.identity.items())),
+                "managed": sorted(self.managed)}
 
     def save(self) -> None:
         directory = os.path.dirname(self.path) or "."
@@ -81,6 +83,7 @@ class State:
                 raise StateError(f"{path}: cannot remove: {e.strerror}") from None
         self.originals.clear()
         self.written.clear()
+        self.identity.clear()
         self.managed.clear()
 
 
@@ -121,4 +124,7 @@ def _parse(path: str, text: str) -> State:
             and all(isinstance(k, str) and isinstance(v, str) for k, v in originals.items())
             and all(isinstance(i, int) for i in managed)):
         raise StateError(f"{path}: damaged state file (unexpected field types)")
-    return State(path, dict(originals), dict(written), set(managed))
+    identity = data.get("identity", {})
+    if not isinstance(identity, dict) or not all(isinstance(v, int) for v in identity.values()):
+        raise StateError(f"{path}: damaged state file (unexpected field types)")
+    return State(path, dict(originals), dict(written), set(managed), dict(identity))
