@@ -151,12 +151,24 @@ class Applier:
         self.report = Report()
         self.done: list[tuple[str, str, bool]] = []   # (host, text before this run, original newly saved)
         self.dirty = False                             # the state changed and must be saved at the end
+        self.newly: set[str] = set()                   # originals first saved by this run
 
     def run(self, todo: list[Target]) -> Report:
         hosts = [check_allowed(self.root, t.rel) for t in todo]  # refuse before the first write
         try:
+            pending = []
             for target, host in zip(todo, hosts):
-                self._one(target, host)
+                current = self._check(target, host)
+                if current is not None:
+                    pending.append((target, host, current))
+            # every original is on disk before the first change, in one atomic save
+            newly = {t.rel for t, _, current in pending if self.state.save_original(t.rel, current)}
+            self.newly = newly
+            if newly:
+                self.dirty = True
+                self.state.save()
+            for target, host, current in pending:
+                self._write(target, host, current, target.rel in newly)
         except PermissionProblem as e:
             self._roll_back()
             raise PermissionProblem(str(e)) from None
@@ -165,7 +177,8 @@ class Applier:
                 self.state.save()
         return self.report
 
-    def _one(self, t: Target, host: str) -> None:
+    def _check(self, t: Target, host: str) -> str | None:
+        """The current text when ``t`` needs a write; None (with an outcome) when it does not."""
         try:
             current = kernel_read(host)
         except OSError as e:
@@ -175,32 +188,31 @@ class Applier:
                 raise PermissionProblem(_permission_message(host, t.scope)) from None
             else:
                 self.report.outcomes.append(Outcome(t.rel, t.label, "error", f"cannot read: {e.strerror}"))
-            return
+            return None
         try:
             if _parse_value(t, current) == t.value:
                 self.report.outcomes.append(Outcome(t.rel, t.label, "same"))
-                return
+                return None
             if self.respect_others and t.rel in self.state.written and self._same_object(t.rel, host) and \
                     _parse_value(t, current) != _parse_value(t, self.state.written[t.rel]):
                 # someone changed it since irqd wrote it: their choice stands
                 self.report.outcomes.append(Outcome(t.rel, t.label, "hands-off",
                                                     f"changed by someone else to {current.strip()}; left alone"))
-                return
+                return None
         except (ValueError, CpuFormatError):
             pass  # unreadable current value: write ours, the original is still saved
+        return current
+
+    def _write(self, t: Target, host: str, current: str, newly: bool) -> None:
         for attempt, value in enumerate(self._values(t)):
             text = _render(t, value, current, self.snap.cpu_digits)
-            newly = self.state.save_original(t.rel, current)
-            if newly:
-                self.dirty = True
-                self.state.save()  # the original is on disk before the first change
             try:
                 kernel_write(host, text)
             except OSError as e:
-                if newly:
-                    del self.state.originals[t.rel]
                 if e.errno == errno.ENOSPC and t.scope == "irq" and attempt + 1 < 1 + len(t.alternatives):
                     continue  # that CPU's vector space is full: the next best CPU
+                if newly:
+                    del self.state.originals[t.rel]  # never changed: nothing to restore
                 self._failed(t, host, e)
                 return
             self.done.append((host, current, newly))
@@ -277,7 +289,7 @@ class Applier:
 
     def _roll_back(self) -> None:
         """EACCES mid-run: put back what this run wrote, so nothing is left half-applied."""
-        for host, before, newly in reversed(self.done):
+        for host, before, _ in reversed(self.done):
             try:
                 kernel_write(host, before)
             except OSError:
@@ -285,9 +297,10 @@ class Applier:
             rel = os.path.relpath(host, self.root)
             self.state.written.pop(rel, None)
             self.state.identity.pop(rel, None)
-            if newly:
-                self.state.originals.pop(rel, None)
+        for rel in self.newly:
+            self.state.originals.pop(rel, None)
         self.done.clear()
+        self.dirty = True
 
 
 def _permission_message(host: str, scope: str) -> str:

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from . import snapshot as S
-from .cpumask import CpuSet, format_list
+from .cpumask import CpuFormatError, CpuSet, format_list, parse_list, parse_mask
 from .jsonfmt import dumps
 from .plan import IrqPlan, Plan, QueuePlan
 
@@ -97,11 +97,11 @@ def _irq_plan_text(p: IrqPlan | None) -> str:
     if p.after is None:
         return f"left alone: {p.reason}"
     if p.changes:
-        return f"CPU {_v(p.after)} ({p.reason})"
-    return f"keeps CPU {_v(p.after)} ({p.reason})"
+        return f"moves it to CPU {_v(p.after)} ({p.reason})"
+    return f"keeps it on CPU {_v(p.after)} ({p.reason})"
 
 
-def _queue_plan_text(p: QueuePlan | None, what: str = "") -> str:
+def _queue_plan_text(p: QueuePlan | None) -> str:
     if p is None:
         return "not in the plan (irqd leaves it alone)"
     label = f"{p.queue} {p.attr}"
@@ -186,7 +186,6 @@ class _Ctx:
         return (rule.policy if rule is not None and rule.policy else None) or self.cfg.policy
 
     def allowed(self, rule) -> CpuSet:
-        from .cpumask import parse_list
         cpus = self.plan.eligible
         if rule is not None and rule.cpus:
             cpus &= parse_list(rule.cpus)
@@ -241,7 +240,7 @@ class _Ctx:
     # queue slots: what the planner places one per core
     def slot_nics(self) -> list[S.Nic]:
         return [n for n in self.snap.nics if not n.virtual and self.policy(n) in ("spread", "pack")
-                and self.where(n) is not None and n.kind != S.VIRTUAL]
+                and self.where(n) is not None]
 
     def slots(self, nic: S.Nic) -> dict[int, list[S.Irq]]:
         out: dict[int, list[S.Irq]] = defaultdict(list)
@@ -783,7 +782,6 @@ def stale_effective(root: str, irqs) -> frozenset[int]:
     affinity file counts as rewritten. Discovery keeps neither the list nor
     file times, so the command reads them here, and only on a captured tree.
     """
-    from .cpumask import CpuFormatError, parse_list, parse_mask
     top = os.path.abspath(root)
     if top == "/":
         return frozenset()
@@ -804,8 +802,9 @@ def stale_effective(root: str, irqs) -> frozenset[int]:
             pass
         try:
             written = os.stat(os.path.join(base, "smp_affinity")).st_mtime_ns
-            seen = max(os.stat(os.path.join(base, n)).st_mtime_ns
-                       for n in ("effective_affinity", "effective_affinity_list") if os.path.exists(os.path.join(base, n)))
+            seen = max(os.stat(path).st_mtime_ns for path in
+                       (os.path.join(base, n) for n in ("effective_affinity", "effective_affinity_list"))
+                       if os.path.exists(path))
         except (OSError, ValueError):
             continue
         if written > seen:

@@ -54,7 +54,8 @@ def run_apply(args) -> int:
     state = _load_state(args)
     if state is None:
         return EXIT_USAGE
-    pids = irqbalance_pids(args.root)
+    # irqbalance rewrites IRQ affinities only: it cannot undo RPS or XPS maps
+    pids = irqbalance_pids(args.root) if "irq" in only else []
     if pids and not args.force and not args.dry_run:
         _err(f"irqbalance is running (pid {', '.join(map(str, pids))}); it would undo irqd's work within "
              "seconds. Stop it (systemctl disable --now irqbalance) or pass --force")

@@ -18,11 +18,12 @@ from collections import deque
 
 from .apply import SCOPES, Applier, ApplyRefused, Lock, PermissionProblem, irqbalance_pids, restore, targets
 from .discover import DiscoveryError, discover
+from .cpumask import parse_mask
 from .log import Log
 from .planner import plan
 from .plantext import plan_json
 from .rootfs import Root
-from .sample import SampleError, rates, read_sample
+from .sample import SampleError, irq_rates, read_sample
 from .sdnotify import Notifier
 from .state import StateError, default_path, load_state
 
@@ -54,6 +55,7 @@ class Daemon:
         self.snap = None
         self.plan = None
         self.plan_at: float | None = None
+        self.placement: dict[int, frozenset[int]] = {}
         self.last_sample = None
         self.rate_load: dict[int, float] | None = None
         self.cpu_load: dict[int, float] = {}
@@ -105,8 +107,20 @@ class Daemon:
                           respect_others=self.config.daemon.respect_manual_changes)
         report = applier.run(todo)
         self.snap, self.plan, self.plan_at = snap, result, self.clock()
+        self.placement = self._placement(snap, report)
         self.replans += 1
         self._report(why, report)
+
+    def _placement(self, snap, report) -> dict[int, frozenset[int]]:
+        """Where each IRQ runs now: what irqd just wrote, else what discovery read."""
+        out = {}
+        for irq, i in snap.irqs.items():
+            # a captured tree's effective_affinity is not updated by a kernel: trust it only inside the mask
+            out[irq] = i.effective if i.effective and i.affinity and i.effective <= i.affinity else i.affinity
+        for o in report.outcomes:
+            if o.status in ("written", "moved") and o.rel.startswith("proc/irq/") and o.rel in self.state.written:
+                out[int(o.rel.split("/")[2])] = parse_mask(self.state.written[o.rel])
+        return out
 
     def _report(self, why: str, report) -> None:
         written = [o for o in report.outcomes if o.status in ("written", "moved")]
@@ -148,8 +162,9 @@ class Daemon:
 
     def sample(self) -> None:
         now = self.clock()
+        known = frozenset(self.snap.irqs) if self.snap else frozenset()
         try:
-            new = read_sample(self.rootfs, now)
+            new = read_sample(self.rootfs, now, known, cpu_detail=bool(self.config.daemon.metrics_path))
         except SampleError as e:
             self.errors_total += 1
             self.log.err(str(e), key="sample")
@@ -157,18 +172,28 @@ class Daemon:
         old, self.last_sample = self.last_sample, new
         if old is None:
             return
-        if set(new.counts) != set(old.counts) or new.cpus != old.cpus or \
-                any(new.names[i] != old.names.get(i) for i in new.names if i in old.names):
+        if new.irqs != old.irqs or new.online != old.online:
             self.last_event = {"kinds": ["irqs-or-cpus-changed"], "devices": [], "count": 1, "age_from": now}
             self.replan("IRQs or online CPUs changed")
             return
-        per_irq, per_cpu = rates(old, new)
+        per_irq = irq_rates(old, new)
         self.rate_load = per_irq
+        per_cpu = self._where_it_runs(per_irq)
         self.cpu_load = {}
         for row in per_cpu.values():
             for cpu, r in row.items():
                 self.cpu_load[cpu] = self.cpu_load.get(cpu, 0.0) + r
         self.rebalance(now, per_irq, per_cpu)
+
+    def _where_it_runs(self, per_irq: dict[int, float]) -> dict[int, dict[int, float]]:
+        """Split each IRQ's rate evenly over the CPUs it runs on."""
+        out: dict[int, dict[int, float]] = {}
+        for irq, rate in per_irq.items():
+            cpus = self.placement.get(irq)
+            if rate and cpus:
+                share = rate / len(cpus)
+                out[irq] = {c: share for c in cpus}
+        return out
 
     def rebalance(self, now: float, per_irq, per_cpu) -> dict[int, int]:
         if self.plan is None:
@@ -411,7 +436,8 @@ def run_daemon(args) -> int:
     except StateError as e:
         log.err(f"{e}; irqd will not write while it cannot keep the originals")
         return 2
-    pids = irqbalance_pids(args.root)
+    # irqbalance rewrites IRQ affinities only: it cannot undo RPS or XPS maps
+    pids = irqbalance_pids(args.root) if "irq" in only else []
     if pids:
         log.err(f"irqbalance is running (pid {', '.join(map(str, pids))}); stop it first: "
                 "systemctl disable --now irqbalance")

@@ -19,6 +19,7 @@ class Clock:
 
 
 def make_daemon(root, config=None, clock=None):
+    sync_intr(root)  # a capture's intr line may be shortened; the kernel keeps it in step
     log = Log(stream=io.StringIO(), journald=False)
     d = Daemon(str(root), config or default_config(), None, load_state(str(root / "var/lib/irqd/state.json")),
                log, Notifier({}), clock=clock or Clock())
@@ -58,6 +59,21 @@ def bump(root, add):
             counts[i] = old[:len(old) - len(old.lstrip())] + new.rjust(len(old.strip()))
         out.append(head + "".join(counts) + "".join(parts[len(cpus):]))
     path.write_text("\n".join(out) + "\n")
+    sync_intr(root)
+
+
+def sync_intr(root):
+    """Rewrite /proc/stat's intr line from /proc/interrupts, as the kernel keeps them in step."""
+    from irqd.interrupts import parse_interrupts
+    rows = parse_interrupts((root / "proc/interrupts").read_text()).irqs
+    totals = {r.irq: r.total for r in rows}
+    stat = root / "proc/stat"
+    lines = stat.read_text().splitlines()
+    old = next((l for l in lines if l.startswith("intr ")), "intr 0")
+    width = max(len(old.split()) - 2, max(totals) + 1)
+    line = "intr " + " ".join([str(sum(totals.values()))] + [str(totals.get(i, 0)) for i in range(width)])
+    lines = [line if l.startswith("intr ") else l for l in lines] if old != "intr 0" else lines + [line]
+    stat.write_text("\n".join(lines) + "\n")
 
 
 def steady_step(root, d, rates, seconds):
