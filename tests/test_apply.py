@@ -240,6 +240,8 @@ def test_refuses_while_irqbalance_runs(fixture_copy):
     rc, _, err = irqd("apply", "--root", str(root), "--yes")
     assert rc == 3 and "irqbalance is running (pid 4242)" in err
     assert not (root / "var").exists()
+    rc, _, _ = irqd("apply", "--root", str(root), "--yes", "--only", "rps,xps")
+    assert rc == 0, "irqbalance rewrites IRQ affinities only; RPS/XPS writes do not conflict with it"
     rc, _, _ = irqd("apply", "--root", str(root), "--yes", "--force")
     assert rc == 0
 
