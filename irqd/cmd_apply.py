@@ -80,19 +80,25 @@ def run_apply(args) -> int:
         if answer not in ("y", "yes"):
             print("nothing written")
             return 0
+    return _locked(state, lambda: Applier(args.root, state, snap).run(todo), "apply",
+                   "; nothing was left changed")
+
+
+def _locked(state, work, verb: str, permission_note: str = "") -> int:
+    """Run ``work`` holding the writer lock; report it, or turn a refusal into its exit status."""
     try:
         with Lock(state.path):
-            report = Applier(args.root, state, snap).run(todo)
+            report = work()
     except ApplyRefused as e:
         _err(str(e))
         return EXIT_REFUSED
     except PermissionProblem as e:
-        _err(f"{e}; nothing was left changed")
+        _err(f"{e}{permission_note}")
         return EXIT_PERMISSION
     except StateError as e:
         _err(str(e))
         return EXIT_USAGE
-    _print_report(report, "apply")
+    _print_report(report, verb)
     return report.exit_code
 
 
@@ -111,17 +117,4 @@ def run_restore(args) -> int:
     if not state.originals:
         print(f"nothing to restore ({state.path} holds no originals)")
         return 0
-    try:
-        with Lock(state.path):
-            report = restore(args.root, state)
-    except ApplyRefused as e:
-        _err(str(e))
-        return EXIT_REFUSED
-    except PermissionProblem as e:
-        _err(str(e))
-        return EXIT_PERMISSION
-    except StateError as e:
-        _err(str(e))
-        return EXIT_USAGE
-    _print_report(report, "restore")
-    return report.exit_code
+    return _locked(state, lambda: restore(args.root, state), "restore")
