@@ -117,6 +117,15 @@ def render_table(s: Snapshot) -> str:
         w(f"  node {n}: CPUs {_fmt(node.cpus)}  ({len(cores)} cores x {threads} threads)  distance {dist or '?'}")
         if llcs:
             w(f"    last-level caches: {'; '.join(llcs[:8])}{' ...' if len(llcs) > 8 else ''}")
+        groups = sorted("/".join(map(str, sorted(c))) for c in cores.values())
+        groups.sort(key=lambda g: int(g.split("/")[0]))
+        line = "    cores (SMT threads):"
+        for g in groups:
+            if len(line) + len(g) + 1 > 100:
+                w(line)
+                line = "     "
+            line += " " + g
+        w(line)
     if not nodes:
         w("  (no /sys/devices/system/node: one node assumed)")
     w("")

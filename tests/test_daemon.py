@@ -140,3 +140,37 @@ def test_sighup_bad_config_keeps_running_and_sigterm_restores(fixture_copy, tmp_
     assert "restore_on_exit: put back" in err
     from test_apply import same_tree
     assert same_tree(FIXTURES / "dev-virtio-2cpu", root) == []
+
+
+def test_metrics_textfile(fixture_copy, tmp_path):
+    root = fixture_copy("dev-virtio-2cpu")
+    prom = tmp_path / "textfile" / "irqd.prom"
+    d = make_daemon(root, config=parse_config(f'[daemon]\nmetrics_path = "{prom}"\n'), clock=Clock())
+    d.replan("start", keep=False)
+    d.sample()
+    steady_step(root, d, {38: 1000.0, 39: 500.0}, 10)
+    d._write_metrics()
+    text = prom.read_text()
+    assert "# TYPE irqd_cpu_irq_rate gauge" in text
+    rates = {l.split("}")[0]: float(l.split()[-1]) for l in text.splitlines() if l.startswith("irqd_cpu_irq_rate{")}
+    assert sum(rates.values()) == 1500.0
+    assert 'irqd_softirqs_total{cpu="0",type="NET_RX"}' in text
+    assert "irqd_replans_total 1" in text
+    assert not list(prom.parent.glob("*.tmp"))
+
+
+def test_log_says_each_problem_once_then_counts():
+    import io
+    from irqd.log import Log
+    clock = Clock(0.0)
+    log = Log(stream=io.StringIO(), journald=True, repeat_after=600, clock=clock)
+    for _ in range(50):
+        log.err("eth0 rx-0 rps_cpus: EINVAL", key="x")
+        clock.t += 1
+    clock.t += 600
+    log.err("eth0 rx-0 rps_cpus: EINVAL", key="x")
+    lines = log.stream.getvalue().splitlines()
+    assert lines[0] == "<3>eth0 rx-0 rps_cpus: EINVAL"
+    assert len(lines) == 2 and "repeated 50 times" in lines[1]
+    log.info("plain", key=None)
+    assert log.stream.getvalue().splitlines()[-1] == "<6>plain"
