@@ -45,6 +45,7 @@ mount -t sysfs sysfs /sys
 "{sys.executable}" -m irqd run --root / --only rps,xps --state {tmp}/state.json --socket {tmp}/sock \
     --config {tmp}/irqd.toml 2>{tmp}/err &
 PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT  # a failed step must not leave a daemon running
 for i in $(seq 500); do [ -S {tmp}/sock ] && break; sleep 0.01; done
 for n in $(seq {trials}); do
   start=$(date +%s%N)

@@ -136,10 +136,14 @@ def _parse_value(target: Target, text: str):
 
 
 def _render(target: Target, value, current: str, fallback_digits: int) -> str:
+    """The value in the width the kernel printed; a mask that does not fit that width (a damaged
+    capture) is written as narrow as it can be, which the kernel accepts too."""
     if isinstance(value, int):
         return f"{value}\n"
-    digits = mask_digits(current) or fallback_digits
-    return format_mask(value, digits) + "\n"
+    try:
+        return format_mask(value, mask_digits(current) or fallback_digits) + "\n"
+    except CpuFormatError:
+        return format_mask(value) + "\n"
 
 
 class Applier:

@@ -17,6 +17,10 @@ from typing import Iterable
 
 CpuSet = frozenset[int]
 
+# Linux allows at most 8192 CPUs (CONFIG_NR_CPUS); anything far above is a
+# damaged file, and believing it would make masks of billions of bits
+MAX_CPUS = 1 << 15
+
 
 class CpuFormatError(ValueError):
     """Text that is not a CPU mask or list; the message says what was wrong."""
@@ -36,6 +40,8 @@ def parse_mask(text: str) -> CpuSet:
     if not text:
         return frozenset()
     groups = text.split(",")
+    if len(groups) * 32 > MAX_CPUS:
+        raise CpuFormatError(f"a mask of {len(groups) * 32} bits is beyond any Linux machine")
     value = 0
     for group in groups:
         if not _HEX_GROUP.match(group):
@@ -103,6 +109,8 @@ def parse_list(text: str, nr_cpus: int | None = None) -> CpuSet:
         hi = _cpu_number(m.group(2), nr_cpus, text) if m.group(2) else lo
         if hi < lo:
             raise CpuFormatError(f"CPU range runs backwards: {part!r} in {text!r}")
+        if hi >= MAX_CPUS:
+            raise CpuFormatError(f"CPU {hi} is beyond any Linux machine ({MAX_CPUS} CPUs) in {text!r}")
         used, group = (int(m.group(3)), int(m.group(4))) if m.group(3) else (1, 1)
         if group == 0 or used > group:
             raise CpuFormatError(f"bad CPU group {part!r} in {text!r}")

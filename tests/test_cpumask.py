@@ -62,7 +62,7 @@ def test_parse_list_n_means_last_cpu():
     assert parse_list("2-N", nr_cpus=8) == {2, 3, 4, 5, 6, 7}
 
 
-@pytest.mark.parametrize("bad", ["7-2", "a-b", "1-", "0-4:3/2", "N"])
+@pytest.mark.parametrize("bad", ["7-2", "a-b", "1-", "0-4:3/2", "N", "4294967296", "0-99999999"])
 def test_parse_list_rejects(bad):
     with pytest.raises(CpuFormatError):
         parse_list(bad)

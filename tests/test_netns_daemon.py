@@ -48,6 +48,7 @@ def test_daemon_follows_netlink_events(tmp_path):
         "{sys.executable}" -m irqd run --root / --only rps,xps --state $T/state.json --socket $T/sock \\
             --config $T/irqd.toml > $T/daemon.out 2> $T/daemon.err &
         PID=$!
+        trap 'kill $PID 2>/dev/null || true' EXIT  # a failed step must not leave a daemon running
         waitfor 10 test -S $T/sock
         start=$(date +%s%N)
         ip link add veth0 numtxqueues 4 numrxqueues 4 type veth peer name veth1 numtxqueues 4 numrxqueues 4
