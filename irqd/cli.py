@@ -207,7 +207,7 @@ def load_config_or_exit(path: str | None):
     try:
         return load_config(path)
     except ConfigError as e:
-        print(f"irqd: invalid configuration:", file=sys.stderr)
+        print("irqd: invalid configuration:", file=sys.stderr)
         for problem in e.problems:
             print(f"  {problem}", file=sys.stderr)
         return None

@@ -77,7 +77,6 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
     irqs: dict[int, S.Irq] = {}
     for row in interrupts.irqs:
         aff = affinities[row.irq]
-        sysirq = sys_irqs.get(row.irq) if sys_irqs else None
         device = irq_device.get(row.irq)
         nic_name, queue = irq_nic.get(row.irq, (None, None))
         managed = reason = None
@@ -85,12 +84,12 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
             managed, reason = "confirmed", "the kernel refused an affinity write (EIO/EPERM)"
         elif row.irq in managed_likely:
             managed, reason = "likely", managed_likely[row.irq]
-        chip = (sysirq.chip if sysirq and sysirq.chip else row.chip)
+        chip = row.chip
         irqs[row.irq] = S.Irq(
             irq=row.irq,
             actions=actions[row.irq],
             chip=chip,
-            hwirq=sysirq.hwirq if sysirq and sysirq.hwirq is not None else row.hwirq,
+            hwirq=row.hwirq,
             trigger=row.trigger,
             counts=row.counts,
             affinity=aff.affinity,

@@ -148,7 +148,7 @@ def render_table(s: Snapshot) -> str:
                   f"{_fmt(rps.get(ref.queue)) if ref.direction != 'tx' else '':<12} "
                   f"{_fmt(xps.get(ref.queue)) if ref.direction != 'rx' else ''}")
         elif nic.rx and any(q.rps_cpus for q in nic.rx):
-            w(f"    rps: " + ", ".join(f"rx-{q.index}={_fmt(q.rps_cpus)}" for q in nic.rx))
+            w("    rps: " + ", ".join(f"rx-{q.index}={_fmt(q.rps_cpus)}" for q in nic.rx))
         for irq in nic.other_irqs:
             i = s.irqs[irq]
             w(f"    {'other':>8} {irq:>6}  {_fmt(i.affinity):<16} {_fmt(i.effective):<10} {i.name}")

@@ -1,9 +1,9 @@
-"""Reader for ``/sys/kernel/irq/N/*`` (kernel 4.9+, CONFIG_SPARSE_IRQ).
+"""Reader for ``/sys/kernel/irq/N/actions`` (kernel 4.9+, CONFIG_SPARSE_IRQ).
 
-Sample: ``actions`` holds ``i40e-eth0-TxRx-0``, ``chip_name`` holds
-``IR-PCI-MSIX-0000:4b:00.0``, ``hwirq`` holds ``1``, ``per_cpu_count``
-holds ``0,6621`` (one count per possible CPU). These give the names without
-the column guessing /proc/interrupts needs, so they win where present.
+Sample: ``actions`` holds ``PCIe PME,aerdrv``. /proc/interrupts joins
+several handlers with ", ", so a name that itself holds ", " splits wrongly
+there; sysfs is read for exactly those rows. The other files (chip_name,
+hwirq, per_cpu_count) say nothing /proc/interrupts does not.
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from .rootfs import Root
 @dataclass(frozen=True)
 class SysIrq:
     actions: tuple[str, ...]
-    chip: str | None
-    hwirq: int | None
-    name: str | None
-    type: str | None
 
 
 def read_sys_irqs(root: Root, irqs: list[int]) -> dict[int, SysIrq] | None:
@@ -32,7 +28,7 @@ def read_sys_irqs(root: Root, irqs: list[int]) -> dict[int, SysIrq] | None:
         # /proc/interrupts joins ambiguously; the rest it prints reliably
         actions = root.read_line(f"sys/kernel/irq/{irq}/actions")
         if actions is not None:
-            out[irq] = SysIrq(actions=parse_actions(actions), chip=None, hwirq=None, name=None, type=None)
+            out[irq] = SysIrq(actions=parse_actions(actions))
     return out
 
 

@@ -25,10 +25,9 @@ Formats follow the kernel (v6.x unless noted):
 
 from __future__ import annotations
 
-import math
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # ---------------------------------------------------------------------------
 # specs

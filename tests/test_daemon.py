@@ -6,7 +6,7 @@ import sys
 import time
 
 from conftest import FIXTURES
-from daemonkit import Clock, affinity_cpu, bump, log_text, make_daemon, steady_step
+from daemonkit import Clock, affinity_cpu, log_text, make_daemon, steady_step
 from irqd.config import parse_config
 
 

@@ -4,7 +4,6 @@ import random
 
 import pytest
 
-from conftest import fixture_names
 from irqd.cli import main
 from irqd.config import default_config
 from irqd.discover import DiscoveryError, discover
