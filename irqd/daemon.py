@@ -105,7 +105,14 @@ class Daemon:
             todo = [t for t in todo if t.scope != "irq" or t.irq in moves]
         applier = Applier(self.root, self.state, snap,
                           respect_others=self.config.daemon.respect_manual_changes)
-        report = applier.run(todo)
+        try:
+            report = applier.run(todo)
+        except (ApplyRefused, PermissionProblem, StateError) as e:
+            # the daemon stays up: the next event or sample tries again, and says so once
+            self.errors_total += 1
+            self.log.err(f"{why}: nothing written: {e}", key=f"apply:{type(e).__name__}")
+            return
+        self.log.forget("apply:PermissionProblem")
         self.snap, self.plan, self.plan_at = snap, result, self.clock()
         self.placement = self._placement(snap, report)
         self.replans += 1

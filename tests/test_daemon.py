@@ -174,3 +174,21 @@ def test_log_says_each_problem_once_then_counts():
     assert len(lines) == 2 and "repeated 50 times" in lines[1]
     log.info("plain", key=None)
     assert log.stream.getvalue().splitlines()[-1] == "<6>plain"
+
+
+def test_a_failing_write_does_not_stop_the_daemon(fixture_copy, monkeypatch):
+    import errno
+    import irqd.apply as A
+    root = fixture_copy("dev-virtio-2cpu")
+    d = make_daemon(root, clock=Clock())
+
+    def denied(path, data):
+        raise OSError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(A, "kernel_write", denied)
+    d.replan("start", keep=False)
+    d.replan("event")
+    assert d.errors_total == 2
+    assert log_text(d).count("run irqd as root") == 1
+    monkeypatch.undo()
+    d.replan("event")
+    assert d.plan is not None and d.replans == 1
