@@ -334,24 +334,17 @@ def _isolation(ctx: _Ctx) -> None:
             ctx.add("isolation", ctx.irq_label(i), f"{where} excluded CPU {_v(bad)} ({sources(bad)})",
                     _irq_plan_text(ctx.irq_plan.get(irq)))
     for nic in ctx.snap.nics:
-        for q in nic.rx:
-            if q.rps_cpus is None:
+        maps = [(f"rx-{q.index}", "rps_cpus", "RPS", q.rps_cpus) for q in nic.rx] + \
+               [(f"tx-{q.index}", "xps_cpus", "XPS", q.xps_cpus) for q in nic.tx]
+        for queue, attr, what, cpus in maps:
+            if cpus is None:
                 continue
             score.checked += 1
-            bad = q.rps_cpus & ctx.excluded
+            bad = cpus & ctx.excluded
             if bad:
-                ctx.add("isolation", f"{nic.name} rx-{q.index} rps_cpus",
-                        f"RPS map {_v(q.rps_cpus)} holds excluded CPU {_v(bad)} ({sources(bad)})",
-                        _queue_plan_text(ctx.queue_plan.get((nic.name, f"rx-{q.index}", "rps_cpus"))))
-        for q in nic.tx:
-            if q.xps_cpus is None:
-                continue
-            score.checked += 1
-            bad = q.xps_cpus & ctx.excluded
-            if bad:
-                ctx.add("isolation", f"{nic.name} tx-{q.index} xps_cpus",
-                        f"XPS map {_v(q.xps_cpus)} holds excluded CPU {_v(bad)} ({sources(bad)})",
-                        _queue_plan_text(ctx.queue_plan.get((nic.name, f"tx-{q.index}", "xps_cpus"))))
+                ctx.add("isolation", f"{nic.name} {queue} {attr}",
+                        f"{what} map {_v(cpus)} holds excluded CPU {_v(bad)} ({sources(bad)})",
+                        _queue_plan_text(ctx.queue_plan.get((nic.name, queue, attr))))
 
 
 def _occupancy(ctx: _Ctx):
