@@ -192,3 +192,25 @@ def test_a_failing_write_does_not_stop_the_daemon(fixture_copy, monkeypatch):
     monkeypatch.undo()
     d.replan("event")
     assert d.plan is not None and d.replans == 1
+
+
+def test_a_burst_of_events_is_one_replan(fixture_copy):
+    import threading
+    import time as _time
+    from irqd.netlink import Event
+    root = fixture_copy("dev-virtio-2cpu")
+    d = make_daemon(root, clock=_time.monotonic)
+    d.replan("start", keep=False)
+    before = d.replans
+
+    def burst():
+        for n in range(9):
+            d.events.put(Event("newlink", f"veth{n}", n, "", _time.monotonic()))
+            _time.sleep(0.004)            # ten events within 50 ms
+    first = Event("newlink", "veth", 99, "", _time.monotonic())
+    t = threading.Thread(target=burst)
+    t.start()
+    d.handle_events(first)
+    t.join()
+    assert d.replans == before + 1
+    assert d.last_event["count"] == 10 and d.events.empty()
