@@ -25,7 +25,7 @@ SYSIRQ_FILES = ("actions", "chip_name", "hwirq", "name", "type", "per_cpu_count"
 CPU_FILES = ("online", "possible", "present", "offline", "isolated", "nohz_full", "kernel_max")
 CACHE_FILES = ("level", "type", "shared_cpu_list", "shared_cpu_map", "size", "id")
 PCI_FILES = ("class", "vendor", "device", "subsystem_vendor", "subsystem_device", "numa_node",
-             "local_cpus", "local_cpulist", "irq")
+             "local_cpus", "local_cpulist", "irq", "uevent")
 NET_FILES = ("operstate", "ifindex", "mtu", "type", "uevent", "tx_queue_len")
 RX_FILES = ("rps_cpus", "rps_flow_cnt")
 TX_FILES = ("xps_cpus", "xps_rxqs", "tx_maxrate")

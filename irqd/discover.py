@@ -212,7 +212,7 @@ def _nics(netdevs: list[NetDevice], pci: dict[str, PciFunction], irq_device: dic
     netdevs_per_fn: dict[str, int] = defaultdict(int)
     fn_of: dict[str, PciFunction | None] = {}
     for dev in netdevs:
-        fn = next((f for f in pci.values() if f.path == dev.pci_path), None) if dev.pci_path else None
+        fn = next((f for f in pci.values() if f.path == dev.pci_path), None) if dev.pci_path else pci.get(dev.pci_slot)
         fn_of[dev.name] = fn
         if fn:
             netdevs_per_fn[fn.bdf] += 1

@@ -46,6 +46,7 @@ class NetDevice:
     driver: str | None       # the driver bound to the netdev's parent device
     pci_path: str | None     # the PCI function behind it, resolved
     bus_device: str | None   # an intermediate device such as virtio2
+    pci_slot: str | None     # PCI_SLOT_NAME from device/uevent, for copies that lost their symlinks
     operstate: str | None
     ifindex: int | None
     rx: tuple[RxQueue, ...]
@@ -72,20 +73,33 @@ def read_net_device(root: Root, name: str, path: str) -> NetDevice:
     if not virtual:
         pci_path, bus_device = _pci_ancestor(root, path)
     uevent = root.read(f"{path}/uevent") or ""
-    devtype = next((line.split("=", 1)[1] for line in uevent.splitlines() if line.startswith("DEVTYPE=")), None)
+    devtype = _uevent(uevent, "DEVTYPE")
+    pci_slot = None
+    driver = root.link_name(f"{path}/device/driver") if device else None
+    if not virtual and pci_path is None:
+        # a capture made by a tool that followed symlinks has real directories
+        # where the kernel has links; the device's uevent still names its slot
+        dev_uevent = root.read(f"{path}/device/uevent") or ""
+        pci_slot = _uevent(dev_uevent, "PCI_SLOT_NAME")
+        driver = driver or _uevent(dev_uevent, "DRIVER")
     return NetDevice(
         name=name,
         path=path,
         virtual=virtual,
         devtype=devtype,
-        driver=root.link_name(f"{path}/device/driver") if device else None,
+        driver=driver,
         pci_path=pci_path,
         bus_device=bus_device,
+        pci_slot=pci_slot.lower() if pci_slot else None,
         operstate=root.read_line(f"{path}/operstate"),
         ifindex=root.read_int(f"{path}/ifindex"),
         rx=tuple(_rx(root, f"{path}/queues/rx-{i}", i) for i in _queue_indexes(root, path, "rx")),
         tx=tuple(_tx(root, f"{path}/queues/tx-{i}", i) for i in _queue_indexes(root, path, "tx")),
     )
+
+
+def _uevent(text: str, key: str) -> str | None:
+    return next((line.split("=", 1)[1] for line in text.splitlines() if line.startswith(key + "=")), None)
 
 
 def _pci_ancestor(root: Root, path: str) -> tuple[str | None, str | None]:

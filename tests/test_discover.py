@@ -73,3 +73,18 @@ def test_live_host_discovers():
     snap = discover("/")
     assert snap.online and snap.irqs
     assert snap.housekeeping <= snap.online
+
+
+def test_capture_that_followed_symlinks_still_finds_the_nic(fixture_copy):
+    """`cp -rL`-style copies have directories where the kernel has links; uevent still names the slot."""
+    import shutil
+    root = fixture_copy("intel-2s-mlx5")
+    link = root / "sys/class/net/enp59s0f0np0"
+    real = os.path.realpath(link)
+    os.unlink(link)
+    shutil.copytree(real, link, symlinks=True, ignore=shutil.ignore_patterns("device"))
+    (link / "device").mkdir()
+    (link / "device/uevent").write_text("DRIVER=mlx5_core\nPCI_SLOT_NAME=0000:3b:00.0\n")
+    nic = discover(str(root)).nic("enp59s0f0np0")
+    assert nic.pci == "0000:3b:00.0" and nic.driver == "mlx5_core"
+    assert nic.kind == "multiqueue" and len(nic.queue_irqs) == 48
