@@ -226,6 +226,10 @@ def _nics(netdevs: list[NetDevice], pci: dict[str, PciFunction], irq_device: dic
         if fn and netdevs_per_fn[fn.bdf] > 1:
             # several netdevs on one function: keep the IRQs named for this one
             own = {i: a for i, a in own.items() if any(dev.name in x for x in a) or _bdf_named(a, fn.bdf)}
+        shared_with = sorted({irq_nic[i][0] for i in own if i in irq_nic})
+        # one function, several netdevs (mlx4's two ports): a vector the first
+        # netdev claimed is not also this one's queue
+        own = {i: a for i, a in own.items() if i not in irq_nic}
         qmap = map_queues(dev.name, dev.driver, fn.bdf if fn else None, dev.bus_device, own,
                           single_netdev=not fn or netdevs_per_fn[fn.bdf] <= 1)
         for irq, ref in qmap.queues.items():
@@ -242,6 +246,8 @@ def _nics(netdevs: list[NetDevice], pci: dict[str, PciFunction], irq_device: dic
         else:
             kind = S.SINGLE_QUEUE
         note = qmap.note
+        if shared_with and not qmap.queues:
+            note = f"shares its PCI function's vectors with {', '.join(shared_with)}; they are listed there"
         if not dev.virtual and not owns_irqs:
             note = "no PCI function of its own (USB or other bus); its IRQs cannot be told apart"
         nics.append(S.Nic(

@@ -13,6 +13,7 @@ the kernel tells which vector serves which queue. Documented patterns:
   mana       ``mana_q3@pci:...``; ``mana_hwc@pci:...``
   tg3        ``eth0-rx-1`` serves rx queue 0; ``eth0-tx-0`` (link and tx queue 0); ``eth0-txrx-1`` both, queue 0
   r8169/r8125/e1000e ``eth0`` or ``eth0-3``; e1000e ``eth0-rx-0``, ``eth0-tx-0``
+  vmxnet3/nfp ``eth0-rxtx-3``; qede/bnx2x ``eth0-fp-3``; mlx4 ``mlx4-comp-3@pci:...``
 
 Names that match nothing leave the mapping unknown; it is never guessed.
 """
@@ -120,6 +121,8 @@ def _queue_ref(name: str, ifname: str, driver: str | None, bdf: str | None,
         return QueueRef(int(m["q"]), "rxtx", extra)
     if m := re.fullmatch(r"mlx5_comp" + _Q + r"@pci:(?P<bdf>\S+)", name):
         return QueueRef(int(m["q"])) if bdf is None or m["bdf"].lower() == bdf else None
+    if m := re.fullmatch(r"mlx4-comp-" + _Q + r"@pci:(?P<bdf>\S+)", name):
+        return QueueRef(int(m["q"])) if bdf is None or m["bdf"].lower() == bdf else None
     if m := re.fullmatch(r"mana_q" + _Q + r"@pci:(?P<bdf>\S+)", name):
         return QueueRef(int(m["q"])) if bdf is None or m["bdf"].lower() == bdf else None
     if "@pci:" in name or (bdf and name.startswith(("i40e-" + bdf, "ice-" + bdf, "iavf-" + bdf))):
@@ -133,7 +136,9 @@ def _queue_ref(name: str, ifname: str, driver: str | None, bdf: str | None,
     return ref
 
 
-_GENERIC = ((r"-TxRx-", "rxtx"), (r"-Tx-Rx-", "rxtx"), (r"-txrx-", "rxtx"), (r"-rx-", "rx"), (r"-tx-", "tx"))
+# vmxnet3, nfp and otx2 say "rxtx"; qede and bnx2x name fastpaths "fp"
+_GENERIC = ((r"-TxRx-", "rxtx"), (r"-Tx-Rx-", "rxtx"), (r"-txrx-", "rxtx"), (r"-rxtx-", "rxtx"),
+            (r"-fp-", "rxtx"), (r"-rx-", "rx"), (r"-tx-", "tx"))
 
 
 def _generic(name: str, ifn: str, patterns: tuple[tuple[str, str], ...]) -> QueueRef | None:

@@ -88,3 +88,23 @@ def test_capture_that_followed_symlinks_still_finds_the_nic(fixture_copy):
     nic = discover(str(root)).nic("enp59s0f0np0")
     assert nic.pci == "0000:3b:00.0" and nic.driver == "mlx5_core"
     assert nic.kind == "multiqueue" and len(nic.queue_irqs) == 48
+
+
+def test_two_netdevs_on_one_function_do_not_both_claim_its_vectors(fixture_copy):
+    """mlx4 puts both ports on one PCI function; its completion vectors cannot be split by name."""
+    import shutil
+    root = fixture_copy("intel-2s-mlx5")
+    fn0 = os.path.realpath(root / "sys/bus/pci/devices/0000:3b:00.0")
+    port1 = os.path.realpath(root / "sys/class/net/enp59s0f1np1")
+    moved = os.path.join(fn0, "net", "enp59s0f1np1")
+    shutil.move(port1, moved)
+    os.unlink(os.path.join(moved, "device"))
+    os.symlink("../../../0000:3b:00.0", os.path.join(moved, "device"))
+    link = root / "sys/class/net/enp59s0f1np1"
+    os.unlink(link)
+    os.symlink(os.path.relpath(moved, link.parent), link)
+    snap = discover(str(root))
+    a, b = snap.nic("enp59s0f0np0"), snap.nic("enp59s0f1np1")
+    assert a.pci == b.pci == "0000:3b:00.0"
+    assert len(a.queue_irqs) == 48 and not b.queue_irqs
+    assert "shares" in b.mapping_note and "enp59s0f0np0" in b.mapping_note

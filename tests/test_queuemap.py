@@ -105,3 +105,13 @@ def test_renamed_interface_keeps_queue_numbers():
 def test_unknown_names_are_not_guessed():
     q, other, note = qmap("eth0", "foo", "0000:05:00.0", ["foo-dev-vector-a", "foo-dev-vector-b"])
     assert q == {} and len(other) == 2 and "unknown" in note
+
+
+def test_rxtx_fp_and_mlx4_names():
+    q, other, _ = qmap("ens192", "vmxnet3", "0000:0b:00.0", ["ens192-rxtx-0", "ens192-rxtx-1", "ens192-event-2"])
+    assert q == {"ens192-rxtx-0": QueueRef(0), "ens192-rxtx-1": QueueRef(1)} and other == ["ens192-event-2"]
+    q, _, _ = qmap("ens1f0", "qede", "0000:5e:00.0", ["ens1f0-fp-0", "ens1f0-fp-1"])
+    assert q == {"ens1f0-fp-0": QueueRef(0), "ens1f0-fp-1": QueueRef(1)}
+    q, other, _ = qmap("ens2", "mlx4_en", "0000:03:00.0", ["mlx4-async@pci:0000:03:00.0",
+                                                           "mlx4-comp-0@pci:0000:03:00.0"], single=False)
+    assert q == {"mlx4-comp-0@pci:0000:03:00.0": QueueRef(0)} and other == ["mlx4-async@pci:0000:03:00.0"]
