@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, GOLDEN, check_golden, fixture_names
+from conftest import FIXTURES, GOLDEN, check_golden, check_links, fixture_names
 from irqd.discover import discover
 from irqd.show import render_json
 
@@ -24,20 +24,7 @@ def test_show_golden(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_tree_is_well_formed(name):
     root = FIXTURES / name
-    for dirpath, dirnames, filenames in os.walk(root):
-        for entry in dirnames + filenames:
-            path = os.path.join(dirpath, entry)
-            if os.path.islink(path):
-                target = os.readlink(path)
-                assert not target.startswith("/"), f"{path}: absolute link {target}"
-                real = os.path.realpath(path)
-                assert real.startswith(str(root.resolve()) + os.sep), f"{path}: link leaves the tree"
-                # git keeps no empty directory, so a driver directory with
-                # nothing readable in it (bind, unbind are write-only) is lost;
-                # irqd reads only the link's name
-                if entry == "driver" and "/drivers/" in target:
-                    continue
-                assert os.path.exists(real), f"{path}: dangling link to {target}"
+    check_links(root)
     snap = discover(str(root))
     for irq in snap.irqs:
         assert (root / "proc" / "irq" / str(irq)).is_dir(), f"{name}: IRQ {irq} has no proc/irq/{irq}"

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, check_links
 from irqd import snapshot as S
 from irqd.discover import discover
 from irqd.show import render_json
@@ -89,15 +89,7 @@ def test_large_specs_have_the_promised_size():
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_tree_links_are_relative_and_resolve_inside(machines, name):
     root, info = machines[name]
-    real_root = os.path.realpath(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for entry in dirnames + filenames:
-            path = os.path.join(dirpath, entry)
-            if os.path.islink(path):
-                target = os.readlink(path)
-                assert not target.startswith("/"), f"{path} -> {target}"
-                real = os.path.realpath(path)
-                assert real.startswith(real_root + os.sep) and os.path.exists(real), f"{path} -> {target}"
+    check_links(root)
     assert spec_irq_count(info.spec) == len(info.rates)
 
 
