@@ -1,5 +1,4 @@
 """Every fixture tree: well formed, and its discovered picture matches the golden file."""
-import os
 import subprocess
 import sys
 
