@@ -21,14 +21,13 @@ import pstats
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
 
 from irqd.discover import discover  # noqa: E402
-from machinegen import large_specs, write_machine  # noqa: E402
+from machinegen import large_specs, write_machine, trees_dir  # noqa: E402
 
 GOAL_256_MS = 150.0
 GOAL_SHOW_MS = 250.0
@@ -109,14 +108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="print cProfile hotspots even when the goal is met")
     args = ap.parse_args(argv)
 
-    tmp = None
-    base = args.trees
-    if base is None:
-        # tmpfs when there is one: /proc and /sys are in-memory too, and writing is ten times faster
-        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-        tmp = tempfile.TemporaryDirectory(prefix="irqd-bench-", dir=shm)
-        base = tmp.name
-    try:
+    with trees_dir(args.trees) as base:
         rows = []
         for spec in large_specs():
             root = os.path.join(base, f"gen-{spec.cpus}cpu")
@@ -163,9 +155,6 @@ def main(argv=None) -> int:
             print()
             print(f"hotspots: cProfile of discover() on the {small['cpus']}-CPU tree, by own time")
             print("  " + hotspots(small["root"]).replace("\n", "\n  "))
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
     print()
     show_ms = cold_show_ms(args.runs)

@@ -27,7 +27,6 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +35,7 @@ sys.path[:0] = [REPO, os.path.join(REPO, "tests"), os.path.join(REPO, "bench")]
 from irqd.config import default_config  # noqa: E402
 from irqd.discover import discover  # noqa: E402
 from irqd.planner import plan  # noqa: E402
-from machinegen import MachineSpec, NicSpec, NvmeSpec, large_specs, write_machine  # noqa: E402
+from machinegen import MachineSpec, NicSpec, NvmeSpec, large_specs, write_machine, trees_dir  # noqa: E402
 import quality as Q  # noqa: E402
 
 GOAL_PLAN_MS = 100.0
@@ -112,20 +111,10 @@ def main(argv=None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss, not the first few per tree")
     args = ap.parse_args(argv)
 
-    tmp = None
-    base = args.trees
-    if base is None:
-        # tmpfs when there is one: /proc and /sys are in-memory too, and writing is ten times faster
-        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-        tmp = tempfile.TemporaryDirectory(prefix="irqd-bench-", dir=shm)
-        base = tmp.name
-    try:
+    with trees_dir(args.trees) as base:
         all_trees = trees(base)
         config = default_config()
         snaps = {label: discover(root) for label, root in all_trees}
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
     big_label = max(snaps, key=lambda k: (len(snaps[k].online), len(snaps[k].irqs)))
     big = snaps[big_label]

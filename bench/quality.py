@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from irqd import snapshot as S
+from irqd.planner import irq_load
 from irqd.plan import Plan
 
 
@@ -235,8 +236,8 @@ def coverage(snap: S.Snapshot, plan: Plan) -> Coverage:
 # -- load ---------------------------------------------------------------------------
 
 def irq_rates(snap: S.Snapshot) -> dict[int, float]:
-    up = snap.uptime if snap.uptime and snap.uptime > 0 else 1.0
-    return {i: irq.total / up for i, irq in snap.irqs.items()}
+    """The planner's own per-IRQ load: counts over uptime."""
+    return irq_load(snap, None)
 
 
 def _spread_load(load: dict[int, float], cpus, rate: float) -> None:
