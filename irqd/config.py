@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import sys
+import tomllib
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from .cpumask import CpuFormatError, parse_list
+from .cpuset import CpuFormatError, CpuSet, parse_list
 
 DEFAULT_PATH = "/etc/irqd/irqd.toml"
 
@@ -96,6 +99,14 @@ class Device(_Strict):
             raise ValueError(f"pci {self.pci!r} is not a PCI address like 0000:3b:00.0")
         return self
 
+    @property
+    def cpu_set(self) -> CpuSet | None:
+        return None if not self.cpus else parse_list(self.cpus)
+
+    @property
+    def exclude_set(self) -> CpuSet | None:
+        return None if not self.exclude_cpus else parse_list(self.exclude_cpus)
+
     def matches(self, name: str, driver: str | None, pci: str | None) -> bool:
         if self.match and not fnmatch.fnmatchcase(name, self.match):
             return False
@@ -126,12 +137,32 @@ class IrqRule(_Strict):
             raise ValueError("an [[irq]] needs policy or cpus")
         return self
 
+    @property
+    def cpu_set(self) -> CpuSet | None:
+        return None if self.cpus is None else parse_list(self.cpus)
+
     def matches(self, irq: int, name: str) -> bool:
         if self.irq is not None and self.irq != irq:
             return False
         if self.name and not fnmatch.fnmatchcase(name, self.name):
             return False
         return True
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """One device's settings once its [[device]] section and the defaults are merged.
+
+    The one place a per-device key falls back to the global one, so the
+    planner and the audit can never disagree on it.
+    """
+    rule: Device | None
+    policy: str
+    rps: str
+    xps: str
+    numa: str
+    cpus: CpuSet | None          # [[device]] cpus, parsed; None: no limit
+    exclude_cpus: CpuSet | None
 
 
 class Config(_Strict):
@@ -160,6 +191,20 @@ class Config(_Strict):
     def device_rule(self, name: str, driver: str | None, pci: str | None) -> Device | None:
         """The first [[device]] section that matches, as in most firewalls: order matters."""
         return next((d for d in self.device if d.matches(name, driver, pci)), None)
+
+    def device_settings(self, name: str | None = None, driver: str | None = None,
+                        pci: str | None = None) -> DeviceSettings:
+        """Settings for a device; with no name, the global defaults (storage and other devices)."""
+        rule = self.device_rule(name, driver, pci) if name is not None else None
+        return DeviceSettings(
+            rule=rule,
+            policy=(rule.policy if rule is not None and rule.policy else None) or self.policy,
+            rps=(rule.rps if rule is not None and rule.rps else None) or self.rps,
+            xps=(rule.xps if rule is not None and rule.xps else None) or self.xps,
+            numa=(rule.numa if rule is not None and rule.numa else None) or self.numa,
+            cpus=rule.cpu_set if rule is not None else None,
+            exclude_cpus=rule.exclude_set if rule is not None else None,
+        )
 
     def irq_rule(self, irq: int, name: str) -> IrqRule | None:
         return next((r for r in self.irq if r.matches(irq, name)), None)

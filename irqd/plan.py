@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cpumask import CpuSet
+from .cpuset import CpuSet
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class IrqPlan:
     before: CpuSet | None
     after: CpuSet | None     # None: left alone
     reason: str
+    managed: bool = False    # left alone because the kernel manages it
 
     @property
     def changes(self) -> bool:
@@ -66,7 +67,7 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         moved = sum(1 for i in self.irqs if i.changes)
-        managed = sum(1 for i in self.irqs if i.after is None and i.reason.startswith("kernel-managed"))
+        managed = sum(1 for i in self.irqs if i.managed)
         on_excluded = sum(1 for i in self.irqs if i.after is not None and not i.after <= self.eligible)
         return {
             "irqs_move": moved,
@@ -77,3 +78,26 @@ class Plan:
             "managed_left_alone": managed,
             "irqs_on_excluded_cpus": on_excluded,
         }
+
+
+def _cpus(value: CpuSet | int | None) -> list[int] | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return sorted(value)
+
+
+def plan_json(plan: Plan) -> dict:
+    """The plan as plain data: ``irqd plan --format json`` and the daemon's status both print it."""
+    return {
+        "eligible_cpus": sorted(plan.eligible),
+        "excluded_cpus": {k: sorted(v) for k, v in sorted(plan.excluded.items())},
+        "summary": plan.summary(),
+        "irqs": [{"irq": i.irq, "name": i.name, "class": i.cls, "nic": i.nic, "queue": i.queue, "node": i.node,
+                  "before": _cpus(i.before), "after": _cpus(i.after), "change": i.changes, "reason": i.reason}
+                 for i in plan.irqs],
+        "queues": [{"dev": q.dev, "queue": q.queue, "attr": q.attr, "before": _cpus(q.before),
+                    "after": _cpus(q.after), "change": q.changes, "reason": q.reason} for q in plan.queues],
+        "globals": [{"name": g.name, "before": g.before, "after": g.after, "change": g.changes, "reason": g.reason}
+                    for g in plan.globals],
+        "notes": list(plan.notes),
+    }

@@ -1,15 +1,90 @@
-"""The typed, immutable picture of a machine that discovery builds and the planner reads."""
+"""The typed, immutable picture of a machine that discovery builds and the planner reads.
+
+Every type discovery hands upward lives here, so the planner, the writer and
+the command line depend on these types and never on a reader.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .cpumask import CpuSet
-from .netdev import RxQueue, TxQueue
-from .pci import PciFunction
-from .procstat import CpuTime
-from .rootfs import Problem
-from .topology import CpuTopo, NumaNode
+from .cpuset import CpuSet
+
+# PCI base classes (the top byte of ``class``)
+CLASS_STORAGE = 0x01
+CLASS_NETWORK = 0x02
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something discovery could not read or understand, named by its path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CpuTopo:
+    cpu: int
+    package: int | None
+    die: int | None
+    core: int | None
+    siblings: CpuSet          # SMT threads of this core, itself included
+    l2: CpuSet | None         # CPUs sharing this CPU's L2
+    llc: CpuSet | None        # CPUs sharing its last-level cache
+    llc_level: int | None
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    node: int
+    cpus: CpuSet
+    distances: dict[int, int]
+
+
+@dataclass(frozen=True)
+class CpuTime:
+    irq: int       # USER_HZ ticks spent in hard IRQ
+    softirq: int   # USER_HZ ticks spent in softirq
+    total: int
+
+
+@dataclass(frozen=True)
+class PciFunction:
+    bdf: str
+    path: str                 # root-relative, links resolved
+    pci_class: int | None
+    vendor: int | None
+    device: int | None
+    driver: str | None
+    numa_node: int | None     # None when absent; -1 kept as the kernel's "unknown"
+    local_cpus: CpuSet | None
+    legacy_irq: int | None    # the ``irq`` attribute (INTx, or the first MSI on old kernels)
+    msi_irqs: dict[int, str]  # irq -> "msi" | "msix" | "" when unknown
+
+    @property
+    def base_class(self) -> int | None:
+        return None if self.pci_class is None else self.pci_class >> 16
+
+
+@dataclass(frozen=True)
+class RxQueue:
+    index: int
+    rps_cpus: CpuSet | None
+    rps_digits: int | None
+    rps_flow_cnt: int | None
+
+
+@dataclass(frozen=True)
+class TxQueue:
+    index: int
+    xps_cpus: CpuSet | None
+    xps_digits: int | None
+    xps_rxqs: CpuSet | None   # a set of rx queue numbers, printed as a mask
+
 
 # IRQ classes
 NET_QUEUE = "net-queue"
@@ -111,6 +186,7 @@ class Snapshot:
     net_softirqs: dict[str, dict[int, int]] | None
     uptime: float | None
     problems: tuple[Problem, ...] = field(default=())
+    live: bool = False              # read from the running machine (root /), not a captured tree
 
     def nic(self, name: str) -> Nic | None:
         return next((n for n in self.nics if n.name == name), None)

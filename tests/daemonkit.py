@@ -3,11 +3,11 @@ import io
 import re
 
 from irqd.config import default_config
-from irqd.cpumask import parse_mask
-from irqd.daemon import Daemon
-from irqd.log import Log
-from irqd.sdnotify import Notifier
-from irqd.state import load_state
+from irqd.cpuset import parse_mask
+from irqd.daemon.loop import Daemon
+from irqd.daemon.log import Log
+from irqd.daemon.sdnotify import Notifier
+from irqd.apply.state import load_state
 
 
 class Clock:
@@ -64,7 +64,7 @@ def bump(root, add):
 
 def sync_intr(root):
     """Rewrite /proc/stat's intr line from /proc/interrupts, as the kernel keeps them in step."""
-    from irqd.interrupts import parse_interrupts
+    from irqd.discover.interrupts import parse_interrupts
     rows = parse_interrupts((root / "proc/interrupts").read_text()).irqs
     totals = {r.irq: r.total for r in rows}
     stat = root / "proc/stat"

@@ -17,10 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from conftest import FIXTURES, fixture_names
 from machinegen import write_machine
 from test_planner_properties import machines
-from irqd.audit import CATEGORIES, audit, audit_json, render_table, stale_effective
+from irqd.cli.audit import audit_json, render_table
+from irqd.discover import Root
+from irqd.discover.procirq import stale_effective
+from irqd.planner.audit import CATEGORIES, audit
 from irqd.cli import main
 from irqd.config import default_config
-from irqd.cpumask import format_list, format_mask, mask_digits
+from irqd.cpuset import format_list, format_mask, mask_digits
 from irqd.discover import discover
 from irqd.planner import plan
 
@@ -242,7 +245,7 @@ def test_stale_effective_affinity_is_not_judged(applied):
     """After apply on a captured tree the effective files predate the masks: said, not flagged."""
     root = applied("dev-virtio-2cpu")
     snap = discover(str(root))
-    stale = stale_effective(str(root), snap.irqs)
+    stale = stale_effective(Root(str(root)), snap.irqs)
     moved = [i for i in sorted(stale) if snap.irqs[i].effective - snap.irqs[i].affinity]
     assert moved and set(moved) <= {p.irq for p in plan(discover(str(FIXTURES / "dev-virtio-2cpu")),
                                                           default_config()).irqs if p.changes}
@@ -257,12 +260,12 @@ def test_stale_detection_without_list_files(fixture_copy):
     root = fixture_copy("dev-virtio-2cpu")
     base = root / "proc/irq/36"
     (base / "smp_affinity_list").unlink()
-    assert stale_effective(str(root), [36]) == frozenset()
+    assert stale_effective(Root(str(root)), [36]) == frozenset()
     eff = os.stat(base / "effective_affinity").st_mtime_ns
     (base / "smp_affinity").write_text("1\n")
     os.utime(base / "smp_affinity", ns=(eff + 10**9, eff + 10**9))
-    assert stale_effective(str(root), [36]) == {36}
-    assert stale_effective("/", [36]) == frozenset()
+    assert stale_effective(Root(str(root)), [36]) == {36}
+    assert stale_effective(Root("/"), [36]) == frozenset()
 
 
 def test_managed_irq_on_an_isolated_cpu_with_housekeeping_in_its_mask(applied):

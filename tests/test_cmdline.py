@@ -1,4 +1,4 @@
-from irqd.cmdline import parse_cmdline
+from irqd.discover.cmdline import parse_cmdline
 
 
 def test_isolcpus_with_flags_and_nohz():

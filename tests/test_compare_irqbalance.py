@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from irqd.audit import CATEGORIES, audit, render_json
+from irqd.cli.audit import render_json
+from irqd.planner.audit import CATEGORIES, audit
 from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan

@@ -1,6 +1,6 @@
 import pytest
 
-from irqd.cpumask import CpuFormatError, digits_for, format_list, format_mask, mask_digits, parse_list, parse_mask
+from irqd.cpuset import CpuFormatError, digits_for, format_list, format_mask, mask_digits, parse_list, parse_mask
 
 
 @pytest.mark.parametrize("text,cpus", [

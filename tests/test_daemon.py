@@ -161,7 +161,7 @@ def test_metrics_textfile(fixture_copy, tmp_path):
 
 def test_log_says_each_problem_once_then_counts():
     import io
-    from irqd.log import Log
+    from irqd.daemon.log import Log
     clock = Clock(0.0)
     log = Log(stream=io.StringIO(), journald=True, repeat_after=600, clock=clock)
     for _ in range(50):
@@ -178,7 +178,7 @@ def test_log_says_each_problem_once_then_counts():
 
 def test_a_failing_write_does_not_stop_the_daemon(fixture_copy, monkeypatch):
     import errno
-    import irqd.apply as A
+    import irqd.apply.writer as A
     root = fixture_copy("dev-virtio-2cpu")
     d = make_daemon(root, clock=Clock())
 
@@ -197,7 +197,7 @@ def test_a_failing_write_does_not_stop_the_daemon(fixture_copy, monkeypatch):
 def test_a_burst_of_events_is_one_replan(fixture_copy):
     import threading
     import time as _time
-    from irqd.netlink import Event
+    from irqd.daemon.netlink import Event
     root = fixture_copy("dev-virtio-2cpu")
     d = make_daemon(root, clock=_time.monotonic)
     d.replan("start", keep=False)

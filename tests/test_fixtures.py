@@ -6,7 +6,7 @@ import pytest
 
 from conftest import FIXTURES, GOLDEN, check_golden, check_links, fixture_names
 from irqd.discover import discover
-from irqd.show import render_json
+from irqd.cli.show import render_json
 
 NAMES = fixture_names()
 

@@ -1,7 +1,7 @@
 """/proc/interrupts: every 'format that bites' from FIXTURES.md, on inline text."""
 import pytest
 
-from irqd.interrupts import InterruptsFormatError, msi_hwirq_bdf, parse_interrupts
+from irqd.discover.interrupts import InterruptsFormatError, msi_hwirq_bdf, parse_interrupts
 
 MODERN = """\
             CPU0       CPU1       CPU4

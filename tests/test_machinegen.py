@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, check_links
 from irqd import snapshot as S
 from irqd.discover import discover
-from irqd.show import render_json
+from irqd.cli.show import render_json
 from machinegen import (MachineSpec, NicSpec, NvmeSpec, format_mask, interrupts_header, interrupts_row,
                         large_specs, spec_irq_count, spread_masks, write_machine, _other_row, _topology)
 

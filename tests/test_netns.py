@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from irqd.cpumask import parse_mask
+from irqd.cpuset import parse_mask
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -60,7 +60,7 @@ def test_daemon_follows_netlink_events(tmp_path):
         ethtool -L veth0 rx 4 tx 4
         waitfor 5 nonzero /sys/class/net/veth0/queues/rx-3/rps_cpus
         echo channels=ok
-        "{sys.executable}" -c "from irqd.netlink import EthtoolChannels; print('reply', EthtoolChannels().query('veth0'))"
+        "{sys.executable}" -c "from irqd.daemon.netlink import EthtoolChannels; print('reply', EthtoolChannels().query('veth0'))"
         ip link del veth0
         sleep 0.3
         "{sys.executable}" -m irqd status --socket $T/sock --format json > $T/status.json

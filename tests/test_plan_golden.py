@@ -8,7 +8,7 @@ from conftest import FIXTURES, GOLDEN, check_golden, fixture_names
 from irqd.config import default_config, load_config
 from irqd.discover import discover
 from irqd.planner import plan
-from irqd.plantext import render_json
+from irqd.cli.plantext import render_json
 
 NAMES = fixture_names()
 CASES = sorted((n, p.stem) for n in NAMES for p in (GOLDEN / n).glob("*.toml")) if GOLDEN.exists() else []

@@ -1,6 +1,6 @@
 import pytest
 
-from irqd.procstat import StatFormatError, parse_softirqs, parse_stat, parse_uptime
+from irqd.discover.procstat import StatFormatError, parse_softirqs, parse_stat, parse_uptime
 
 
 def test_stat_per_cpu_irq_and_softirq():

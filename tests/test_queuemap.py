@@ -1,5 +1,5 @@
 """The driver zoo: which IRQ serves which queue, from documented names."""
-from irqd.queuemap import map_queues
+from irqd.discover.queuemap import map_queues
 from irqd.snapshot import QueueRef
 
 

@@ -1,0 +1,361 @@
+"""Writing a plan and restoring the originals: the only module that writes to the machine.
+
+Every write goes through ``kernel_write`` (the single choke point tests
+inject faults at). Before irqd's first change to a file its original value
+is saved in the state file; a write that would change nothing is skipped;
+every write is read back. Paths outside ``ROOT/proc/irq``,
+``ROOT/sys/class/net/*/queues`` and ``rps_sock_flow_entries`` are refused.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from .. import exits
+from ..cpuset import (
+    CpuFormatError,
+    CpuSet,
+    format_list,
+    format_mask,
+    mask_digits,
+    parse_list,
+    parse_mask,
+)
+from ..planner.candidates import enospc_order
+from ..snapshot import Snapshot
+from .state import State
+from .targets import Target, classify
+
+
+class ApplyRefused(Exception):
+    """irqd will not write at all (path outside the allowed trees, lock held, irqbalance running)."""
+
+
+class PermissionProblem(Exception):
+    pass
+
+
+def kernel_write(path: str, data: str) -> None:
+    """The one place irqd writes to the kernel (or to a fixture tree)."""
+    with open(path, "w") as f:
+        f.write(data)
+
+
+def kernel_read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+@dataclass
+class Outcome:
+    target: Target
+    status: str   # written | same | managed | gone | error | moved | refused | hands-off
+    detail: str = ""
+    written: str | None = None   # the exact text written, for written and moved
+    written_value: CpuSet | int | None = None   # what that text means (the fallback CPU when moved)
+
+    @property
+    def rel(self) -> str:
+        return self.target.rel
+
+    @property
+    def label(self) -> str:
+        return self.target.label
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        return exits.ERRORS if self.count("error") else exits.OK
+
+
+def check_allowed(root: str, rel: str) -> str:
+    """The host path for ``rel``, or ApplyRefused when irqd must never write there."""
+    target = classify(rel)
+    if target is None:
+        raise ApplyRefused(f"refusing to write {rel}: outside proc/irq, sys/class/net/*/queues and "
+                           "rps_sock_flow_entries")
+    host = os.path.join(root, rel)
+    real = os.path.realpath(host)
+    top = os.path.realpath(root)
+    if top != "/" and not real.startswith(top.rstrip("/") + "/"):
+        raise ApplyRefused(f"refusing to write {host}: it resolves outside the root ({real})")
+    if target.scope in ("rps", "xps") and "/queues/" not in real:
+        raise ApplyRefused(f"refusing to write {host}: it resolves to {real}, not a queue attribute")
+    return host
+
+
+def _parse_value(target: Target, text: str) -> CpuSet | int:
+    if isinstance(target.value, int):
+        return int(text.strip())
+    return parse_mask(text)
+
+
+def _render(value: CpuSet | int, current: str, fallback_digits: int) -> str:
+    """The value in the width the kernel printed; a mask that does not fit that width (a damaged
+    capture) is written as narrow as it can be, which the kernel accepts too."""
+    if isinstance(value, int):
+        return f"{value}\n"
+    try:
+        return format_mask(value, mask_digits(current) or fallback_digits) + "\n"
+    except CpuFormatError:
+        return format_mask(value) + "\n"
+
+
+class Applier:
+    def __init__(self, root: str, state: State, snap: Snapshot, respect_others: bool = False):
+        self.root = os.path.abspath(root)
+        self.respect_others = respect_others
+        self.state = state
+        self.snap = snap
+        self.report = Report()
+        self.done: list[tuple[Target, str, str]] = []  # (target, host path, text before this run)
+        self.dirty = False                             # the state changed and must be saved at the end
+        self.newly: set[str] = set()                   # originals first saved by this run
+
+    def run(self, todo: list[Target]) -> Report:
+        hosts = [check_allowed(self.root, t.rel) for t in todo]  # refuse before the first write
+        try:
+            pending = []
+            for target, host in zip(todo, hosts):
+                current = self._check(target, host)
+                if current is not None:
+                    pending.append((target, host, current))
+            # every original is on disk before the first change, in one atomic save
+            newly = {t.rel for t, _, current in pending if self.state.save_original(t.rel, current)}
+            self.newly = newly
+            if newly:
+                self.dirty = True
+                self.state.save()
+            for target, host, current in pending:
+                self._write(target, host, current, target.rel in newly)
+        except PermissionProblem as e:
+            self._roll_back()
+            raise PermissionProblem(str(e)) from None
+        finally:
+            if self.dirty:
+                self.state.save()
+        return self.report
+
+    def _check(self, t: Target, host: str) -> str | None:
+        """The current text when ``t`` needs a write; None (with an outcome) when it does not."""
+        try:
+            current = kernel_read(host)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+                self.report.outcomes.append(Outcome(t, "gone", "went away since it was read"))
+            elif e.errno == errno.EACCES:
+                raise PermissionProblem(_permission_message(host, t.scope)) from None
+            else:
+                self.report.outcomes.append(Outcome(t, "error", f"cannot read: {e.strerror}"))
+            return None
+        try:
+            if _parse_value(t, current) == t.value:
+                self.report.outcomes.append(Outcome(t, "same"))
+                return None
+            if self.respect_others and t.rel in self.state.written and self._same_object(t.rel, host) and \
+                    _parse_value(t, current) != _parse_value(t, self.state.written[t.rel]):
+                # someone changed it since irqd wrote it: their choice stands
+                self.report.outcomes.append(Outcome(t, "hands-off",
+                                                    f"changed by someone else to {current.strip()}; left alone"))
+                return None
+        except (ValueError, CpuFormatError):
+            pass  # unreadable current value: write ours, the original is still saved
+        return current
+
+    def _write(self, t: Target, host: str, current: str, newly: bool) -> None:
+        failure: OSError | None = None
+        for attempt, value in enumerate(self._values(t)):
+            text = _render(value, current, self.snap.cpu_digits)
+            try:
+                kernel_write(host, text)
+            except OSError as e:
+                failure = e
+                if e.errno == errno.ENOSPC:
+                    continue  # that CPU's vector space is full: the next best CPU, if there is one
+                break
+            self.done.append((t, host, current))
+            self.state.written[t.rel] = text
+            self.dirty = True
+            try:
+                self.state.identity[t.rel] = os.stat(host).st_ino
+            except OSError:
+                self.state.identity.pop(t.rel, None)
+            self._verify(t, host, value, text, moved=attempt > 0)
+            return
+        if newly:
+            del self.state.originals[t.rel]  # never changed: nothing to restore
+        assert failure is not None
+        self._failed(t, host, failure)
+
+    def _same_object(self, rel: str, host: str) -> bool:
+        """Is this the file irqd wrote, not a queue or IRQ the kernel made anew since (ethtool -L, replug)?"""
+        try:
+            return os.stat(host).st_ino == self.state.identity.get(rel)
+        except OSError:
+            return False
+
+    def _values(self, t: Target) -> Iterator[CpuSet | int]:
+        """The planned value, then, only while the kernel answers ENOSPC, the next best CPUs."""
+        assert t.value is not None
+        yield t.value
+        if t.scope == "irq" and isinstance(t.value, frozenset) and len(t.value) == 1:
+            for cpu in enospc_order(self.snap, t.fallback_pool, next(iter(t.value))):
+                yield frozenset({cpu})
+
+    def _failed(self, t: Target, host: str, e: OSError) -> None:
+        code = e.errno
+        if code == errno.EACCES:
+            raise PermissionProblem(_permission_message(host, t.scope))
+        if t.scope == "irq" and code in (errno.EIO, errno.EPERM):
+            self.state.managed.add(t.irq)
+            self.dirty = True
+            self.report.outcomes.append(Outcome(t, "managed",
+                                                f"the kernel refused ({errno.errorcode[code]}): a kernel-managed "
+                                                "IRQ; left alone from now on"))
+        elif code == errno.ENOSPC:
+            self.report.outcomes.append(Outcome(t, "error",
+                                                "no vector space left on any eligible CPU (ENOSPC)"))
+        elif code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+            self.report.outcomes.append(Outcome(t, "gone", "went away before the write"))
+        elif code == errno.EINVAL:
+            what = ("an offline CPU, or a mask the kernel cannot use" if t.scope == "irq" else
+                    "the kernel refused the mask (offline CPU, or ANDed to empty by isolcpus)")
+            self.report.outcomes.append(Outcome(t, "error", f"EINVAL: {what}"))
+        else:
+            self.report.outcomes.append(Outcome(t, "error", e.strerror or str(e)))
+
+    def _verify(self, t: Target, host: str, value: CpuSet | int, text: str, moved: bool) -> None:
+        try:
+            back = kernel_read(host)
+            ok = _parse_value(t, back) == value
+        except (OSError, ValueError, CpuFormatError):
+            ok, back = False, "?"
+        detail = f"-> {text.strip()}"
+        if moved and isinstance(value, frozenset):
+            detail += f" (CPU {format_list(value)}: the planned CPU had no vector space left)"
+        if t.scope == "irq" and self.root == "/":  # a captured tree has no kernel to choose
+            eff = self._effective(host)
+            if eff is not None:
+                detail += f"; kernel runs it on CPU {format_list(eff)}"
+        if not ok:
+            self.report.outcomes.append(Outcome(t, "error",
+                                                f"wrote {text.strip()} but read back {back.strip()}"))
+        else:
+            self.report.outcomes.append(Outcome(t, "moved" if moved else "written", detail, written=text,
+                                                written_value=value))
+
+    def _effective(self, host: str) -> CpuSet | None:
+        base = os.path.dirname(host)
+        for name, parse in (("effective_affinity_list", parse_list), ("effective_affinity", parse_mask)):
+            try:
+                return parse(kernel_read(os.path.join(base, name)))
+            except (OSError, CpuFormatError, ValueError):
+                continue
+        return None
+
+    def _roll_back(self) -> None:
+        """EACCES mid-run: put back what this run wrote, so nothing is left half-applied."""
+        for target, host, before in reversed(self.done):
+            try:
+                kernel_write(host, before)
+            except OSError:
+                continue
+            self.state.written.pop(target.rel, None)
+            self.state.identity.pop(target.rel, None)
+        for rel in self.newly:
+            self.state.originals.pop(rel, None)
+        self.done.clear()
+        self.dirty = True
+
+
+def _permission_message(host: str, scope: str) -> str:
+    need = "CAP_NET_ADMIN" if scope in ("rps", "xps", "sysctl") else "root (CAP_SYS_ADMIN)"
+    return f"permission denied writing {host}: run irqd as root; it needs {need}"
+
+
+def restore(root: str, state: State) -> Report:
+    """Write every saved original back, then clear what was restored."""
+    root = os.path.abspath(root)
+    report = Report()
+    keep: dict[str, str] = {}
+    for rel, text in sorted(state.originals.items()):
+        target = classify(rel)
+        if target is not None:
+            target = replace(target, label=rel)  # restore speaks of files, as the state names them
+        if target is None:
+            report.outcomes.append(Outcome(Target(rel, "?", None, rel), "refused",
+                                           f"refusing to write {rel}: not a file irqd writes"))
+            continue
+        if target.irq is not None and target.irq in state.managed:
+            report.outcomes.append(Outcome(target, "managed", "kernel-managed: the kernel owns it"))
+            continue
+        try:
+            host = check_allowed(root, rel)
+        except ApplyRefused as e:
+            report.outcomes.append(Outcome(target, "refused", str(e)))
+            continue
+        if not os.path.exists(host):
+            report.outcomes.append(Outcome(target, "gone", "no longer exists"))
+            continue
+        try:
+            kernel_write(host, text)
+        except OSError as e:
+            if e.errno == errno.EACCES:
+                raise PermissionProblem(_permission_message(host, target.scope)) from None
+            if e.errno in (errno.ENOENT, errno.ENODEV):
+                report.outcomes.append(Outcome(target, "gone", "went away"))
+            else:
+                keep[rel] = text
+                report.outcomes.append(Outcome(target, "error", f"{e.strerror}; kept in the state file"))
+            continue
+        report.outcomes.append(Outcome(target, "written", f"-> {text.strip()}", written=text))
+    if keep:
+        state.originals = keep
+        state.written = {k: v for k, v in state.written.items() if k in keep}
+        state.identity = {k: v for k, v in state.identity.items() if k in keep}
+        state.save()
+    else:
+        state.clear()
+    return report
+
+
+class Lock:
+    """One irqd writer at a time: an flock beside the state file."""
+
+    def __init__(self, state_path: str):
+        self.path = os.path.join(os.path.dirname(state_path) or ".", "irqd.lock")
+        self.fd: int | None = None
+
+    def __enter__(self):
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise ApplyRefused(f"{self.path}: cannot create lock file: {e.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            self.fd = None
+            raise ApplyRefused(f"another irqd (pid {holder}) is writing; lock {self.path} is held") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None

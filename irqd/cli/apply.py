@@ -1,0 +1,138 @@
+"""``irqd apply`` and ``irqd restore`` on the command line: checks, confirmation, reporting."""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from collections.abc import Callable
+
+from .. import exits
+from ..apply.state import State, StateError, load_state
+from ..apply.targets import SCOPES, targets
+from ..apply.writer import (
+    Applier,
+    ApplyRefused,
+    Lock,
+    PermissionProblem,
+    Report,
+    restore,
+)
+from ..discover import DiscoveryError, Root, RootError, discover
+from ..discover.processes import irqbalance_pids
+from ..planner import plan
+from .common import err as _err
+from .common import load_config_or_exit, parse_only
+from .plantext import render_diff
+
+
+def _root(args: Namespace) -> Root | None:
+    try:
+        return Root(args.root)
+    except RootError as e:
+        _err(str(e))
+        return None
+
+
+def _load_state(args: Namespace, root: Root) -> State | None:
+    path = args.state or root.state_path
+    try:
+        state = load_state(path)
+    except StateError as e:
+        _err(f"{e}\n  irqd will not write while it cannot keep the originals; move the file away "
+             "only if you are sure nothing needs restoring")
+        return None
+    if state.recovered_from_backup:
+        _err(f"warning: {path} was damaged; using its backup {path}.bak")
+    return state
+
+
+def _print_report(report: Report, verb: str) -> None:
+    for o in report.outcomes:
+        if o.status == "same":
+            continue
+        print(f"{o.status:>8}  {o.label}" + (f": {o.detail}" if o.detail else ""))
+    counts = {s: report.count(s) for s in ("written", "moved", "same", "managed", "gone", "error", "refused")}
+    print(f"{verb}: {counts['written'] + counts['moved']} written ({counts['moved']} on a fallback CPU), "
+          f"{counts['same']} already right, {counts['managed']} kernel-managed, {counts['gone']} gone, "
+          f"{counts['error']} failed" + (f", {counts['refused']} refused" if counts["refused"] else ""))
+
+
+def run_apply(args: Namespace) -> int:
+    only = parse_only(args.only, SCOPES)
+    if only is None:
+        return exits.USAGE
+    config = load_config_or_exit(args.config)
+    if config is None:
+        return exits.USAGE
+    root = _root(args)
+    if root is None:
+        return exits.USAGE
+    state = _load_state(args, root)
+    if state is None:
+        return exits.USAGE
+    # irqbalance rewrites IRQ affinities only: it cannot undo RPS or XPS maps
+    pids = irqbalance_pids(root) if "irq" in only else []
+    if pids and not args.force and not args.dry_run:
+        _err(f"irqbalance is running (pid {', '.join(map(str, pids))}); it would undo irqd's work within "
+             "seconds. Stop it (systemctl disable --now irqbalance) or pass --force")
+        return exits.REFUSED
+    try:
+        snap = discover(args.root, confirmed_managed=state.managed)
+    except DiscoveryError as e:
+        _err(str(e))
+        return exits.USAGE
+    result = plan(snap, config)
+    todo = targets(result, only)
+    if args.dry_run:
+        sys.stdout.write(render_diff(result))
+        print(f"would write {len(todo)} file(s)" + (f" (only {','.join(only)})" if only != SCOPES else ""))
+        return exits.OK
+    if not todo:
+        print("nothing to change")
+        return exits.OK
+    if sys.stdin.isatty() and not args.yes:
+        sys.stdout.write(render_diff(result))
+        answer = input(f"Write these {len(todo)} change(s)? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing written")
+            return exits.OK
+    return _locked(state, lambda: Applier(args.root, state, snap).run(todo), "apply",
+                   "; nothing was left changed")
+
+
+def _locked(state: State, work: Callable[[], Report], verb: str, permission_note: str = "") -> int:
+    """Run ``work`` holding the writer lock; report it, or turn a refusal into its exit status."""
+    try:
+        with Lock(state.path):
+            report = work()
+    except ApplyRefused as e:
+        _err(str(e))
+        return exits.REFUSED
+    except PermissionProblem as e:
+        _err(f"{e}{permission_note}")
+        return exits.PERMISSION
+    except StateError as e:
+        _err(str(e))
+        return exits.USAGE
+    _print_report(report, verb)
+    return report.exit_code
+
+
+def run_restore(args: Namespace) -> int:
+    if args.if_configured:
+        config = load_config_or_exit(args.config)
+        if config is None:
+            return exits.USAGE
+        if not config.daemon.restore_on_exit:
+            print("daemon.restore_on_exit is off: nothing restored")
+            return exits.OK
+    root = _root(args)
+    if root is None:
+        return exits.USAGE
+    state = _load_state(args, root)
+    if state is None:
+        return exits.USAGE
+    if not state.originals:
+        print(f"nothing to restore ({state.path} holds no originals)")
+        return exits.OK
+    return _locked(state, lambda: restore(args.root, state), "restore")

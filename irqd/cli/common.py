@@ -1,0 +1,42 @@
+"""What every command shares: loading the config, reading what a past apply learnt, one error line."""
+
+from __future__ import annotations
+
+import sys
+
+from ..apply.state import StateError, load_state
+from ..config import Config, ConfigError, load_config
+from ..discover.root import Root
+
+
+def err(message: str) -> None:
+    print(f"irqd: {message}", file=sys.stderr)
+
+
+def load_config_or_exit(path: str | None) -> Config | None:
+    """The config, or None after printing every problem (the caller exits 2)."""
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print("irqd: invalid configuration:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def known_managed(root: Root) -> set[int]:
+    """IRQs a past apply found kernel-managed; a damaged state file only costs that knowledge here."""
+    try:
+        return load_state(root.state_path).managed
+    except StateError:
+        return set()
+
+
+def parse_only(text: str | None, scopes: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``--only irq,rps`` as a tuple, or None after saying what is wrong."""
+    only = tuple(s.strip() for s in (text or ",".join(scopes)).split(",") if s.strip())
+    bad = [s for s in only if s not in scopes]
+    if bad or not only:
+        err(f"--only: unknown part(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(scopes)}")
+        return None
+    return only

@@ -1,0 +1,398 @@
+"""``irqd run``: apply once, then keep the placement right, calmly.
+
+It acts at once on real events (a device appears, vanishes, is renamed or
+changes channels; an IRQ or CPU comes or goes) and re-plans around what
+already runs. It moves IRQs for load only when the measured imbalance stays
+over a threshold for several samples in a row, and then moves the fewest
+IRQs that fix it. With steady load it moves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..apply.state import State, StateError
+from ..apply.targets import SCOPES, targets
+from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, restore
+from ..cpuset import CpuSet
+from ..discover import DiscoveryError, Root, discover
+from ..discover.sample import Sample, SampleError, irq_rates, read_sample
+from ..plan import Plan, plan_json
+from ..planner import Candidates, plan
+from ..planner.rebalance import choose_moves
+from ..snapshot import Snapshot
+from .log import Log
+from .sdnotify import Notifier
+
+if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads the model
+    from ..config import Config
+
+DEBOUNCE_QUIET = 0.05   # an event burst ends after 50 ms without events ...
+DEBOUNCE_MAX = 0.5      # ... or after 500 ms, whichever comes first
+MIN_TOTAL_RATE = 200.0  # interrupts/s below which balance is not worth a move
+
+
+class Daemon:
+    def __init__(self, root: str, config: Config, config_path: str | None, state: State, log: Log,
+                 notifier: Notifier, only: tuple[str, ...] = SCOPES, clock: Callable[[], float] = time.monotonic,
+                 interval: float | None = None):
+        self.rootfs = Root(root)
+        self.root = self.rootfs.path
+        self.config = config
+        self.config_path = config_path
+        self.state = state
+        self.log = log
+        self.notifier = notifier
+        self.only = only
+        self.clock = clock
+        self.interval_override = interval
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.snap: Snapshot | None = None
+        self.plan: Plan | None = None
+        self.cands: Candidates | None = None
+        self.plan_at: float | None = None
+        self.placement: dict[int, CpuSet | None] = {}
+        self.last_sample: Sample | None = None
+        self.rate_load: dict[int, float] | None = None
+        self.cpu_load: dict[int, float] = {}
+        self.imbalanced = 0
+        self.last_moved: dict[int, float] = {}
+        self.moves_total = 0
+        self.errors_total = 0
+        self.replans = 0
+        self.last_event: dict[str, Any] | None = None
+        self.last_moves: deque[dict[str, Any]] = deque(maxlen=20)
+        self.hands_off: dict[str, str] = {}      # file -> why, for status
+        self.hands_off_irqs: set[int] = set()    # IRQs someone else placed: never moved for load
+        self.stop_requested = False
+
+    @property
+    def interval(self) -> float:
+        return self.interval_override or self.config.daemon.interval
+
+    # -- planning and applying --------------------------------------------
+
+    def _pins(self, snap: Snapshot) -> dict[int, int]:
+        """IRQs to keep where they are: what the last plan placed on one CPU and still runs there."""
+        if self.plan is None:
+            return {}
+        pins = {}
+        for p in self.plan.irqs:
+            cur = snap.irqs.get(p.irq)
+            if cur and p.after and len(p.after) == 1 and cur.affinity == p.after:
+                pins[p.irq] = next(iter(p.after))
+        return pins
+
+    def replan(self, why: str, *, keep: bool = True, moves: dict[int, int] | None = None) -> None:
+        """Discover, plan around what runs (``keep``), and write only what differs."""
+        try:
+            snap = discover(self.root, confirmed_managed=self.state.managed)
+        except DiscoveryError as e:
+            self.errors_total += 1
+            self.log.err(f"cannot read the machine: {e}", key="discover")
+            return
+        self.log.forget("discover")
+        pins = self._pins(snap) if keep else {}
+        if moves:
+            pins.update(moves)
+        result = plan(snap, self.config, load=self.rate_load, pinned=pins)
+        todo = targets(result, self.only)
+        if moves is not None:
+            # a rebalance writes the moved IRQs and the maps that follow them, nothing else
+            todo = [t for t in todo if t.scope != "irq" or t.irq in moves]
+        applier = Applier(self.root, self.state, snap,
+                          respect_others=self.config.daemon.respect_manual_changes)
+        try:
+            report = applier.run(todo)
+        except (ApplyRefused, PermissionProblem, StateError) as e:
+            # the daemon stays up: the next event or sample tries again, and says so once
+            self.errors_total += 1
+            self.log.err(f"{why}: nothing written: {e}", key=f"apply:{type(e).__name__}")
+            return
+        self.log.forget("apply:PermissionProblem")
+        self.snap, self.plan, self.plan_at = snap, result, self.clock()
+        self.cands = Candidates(snap, self.config)
+        self.placement = self._placement(snap, report)
+        self.replans += 1
+        self._report(why, report)
+
+    def _placement(self, snap: Snapshot, report: Report) -> dict[int, CpuSet | None]:
+        """Where each IRQ runs now: what irqd just wrote, else what discovery read."""
+        out: dict[int, CpuSet | None] = {}
+        for irq, i in snap.irqs.items():
+            # a captured tree's effective_affinity is not updated by a kernel: trust it only inside the mask
+            out[irq] = i.effective if i.effective and i.affinity and i.effective <= i.affinity else i.affinity
+        for o in report.outcomes:
+            t = o.target
+            if o.status in ("written", "moved") and t.irq is not None and o.written_value is not None:
+                out[t.irq] = o.written_value  # type: ignore[assignment]
+        return out
+
+    def _report(self, why: str, report: Report) -> None:
+        written = [o for o in report.outcomes if o.status in ("written", "moved")]
+        if written:
+            self.log.info(f"{why}: wrote {len(written)} file(s)")
+        for o in report.outcomes:
+            if o.status == "managed":
+                self.log.notice(f"{o.label}: {o.detail}", key=f"managed:{o.rel}")
+            elif o.status == "hands-off":
+                self.hands_off[o.rel] = o.detail
+                if o.target.irq is not None:
+                    self.hands_off_irqs.add(o.target.irq)
+                self.log.notice(f"{o.label}: {o.detail}", key=f"hands-off:{o.rel}")
+            elif o.status == "error":
+                self.errors_total += 1
+                self.log.err(f"{o.label}: {o.detail}", key=f"error:{o.rel}")
+            elif o.status == "gone":
+                self.log.info(f"{o.label}: {o.detail}", key=f"gone:{o.rel}")
+
+    # -- events -----------------------------------------------------------
+
+    def handle_events(self, first) -> None:
+        """Debounce a burst of netlink events into one re-plan."""
+        burst = [first]
+        deadline = self.clock() + DEBOUNCE_MAX
+        while self.clock() < deadline:
+            try:
+                ev = self.events.get(timeout=DEBOUNCE_QUIET)
+            except queue.Empty:
+                break
+            if isinstance(ev, tuple):   # a signal: handle it after this burst
+                self.events.put(ev)
+                break
+            burst.append(ev)
+        names = sorted({e.ifname for e in burst if e.ifname})
+        kinds = sorted({e.kind for e in burst})
+        self.last_event = {"kinds": kinds, "devices": names, "count": len(burst), "age_from": self.clock()}
+        self.replan(f"netlink {'/'.join(kinds)} {', '.join(names[:5])}".strip())
+
+    # -- sampling and rebalancing -----------------------------------------
+
+    def sample(self) -> None:
+        now = self.clock()
+        known = frozenset(self.snap.irqs) if self.snap else frozenset()
+        try:
+            new = read_sample(self.rootfs, now, known, cpu_detail=bool(self.config.daemon.metrics_path))
+        except SampleError as e:
+            self.errors_total += 1
+            self.log.err(str(e), key="sample")
+            return
+        old, self.last_sample = self.last_sample, new
+        if old is None:
+            return
+        if new.irqs != old.irqs or new.online != old.online:
+            self.last_event = {"kinds": ["irqs-or-cpus-changed"], "devices": [], "count": 1, "age_from": now}
+            self.replan("IRQs or online CPUs changed")
+            return
+        per_irq = irq_rates(old, new)
+        self.rate_load = per_irq
+        per_cpu = self._where_it_runs(per_irq)
+        self.cpu_load = {}
+        for row in per_cpu.values():
+            for cpu, r in row.items():
+                self.cpu_load[cpu] = self.cpu_load.get(cpu, 0.0) + r
+        self.rebalance(now, per_irq, per_cpu)
+
+    def _where_it_runs(self, per_irq: dict[int, float]) -> dict[int, dict[int, float]]:
+        """Split each IRQ's rate evenly over the CPUs it runs on."""
+        out: dict[int, dict[int, float]] = {}
+        for irq, rate in per_irq.items():
+            cpus = self.placement.get(irq)
+            if rate and cpus:
+                share = rate / len(cpus)
+                out[irq] = {c: share for c in cpus}
+        return out
+
+    def rebalance(self, now: float, per_irq, per_cpu) -> dict[int, int]:
+        if self.plan is None:
+            return {}
+        d = self.config.daemon
+        load = {c: self.cpu_load.get(c, 0.0) for c in self.plan.eligible}
+        total = sum(load.values())
+        if len(load) < 2 or total < MIN_TOTAL_RATE:
+            self.imbalanced = 0
+            return {}
+        ratio = max(load.values()) / (total / len(load))
+        if ratio <= d.imbalance_threshold:
+            self.imbalanced = 0
+            return {}
+        self.imbalanced += 1
+        if self.imbalanced < d.samples:
+            return {}
+        self.imbalanced = 0
+        moves = self.choose_moves(now, load, per_cpu)
+        if not moves:
+            self.log.info(f"CPU interrupt load is {ratio:.2f}x the mean, but no single IRQ move helps",
+                          key="unfixable-imbalance")
+            return {}
+        self.log.forget("unfixable-imbalance")
+        self.replan(f"rebalance ({ratio:.2f}x mean): move {len(moves)} IRQ(s)", moves=moves)
+        for irq, cpu in moves.items():
+            self.last_moved[irq] = now
+            self.last_moves.append({"irq": irq, "to": cpu, "at": now})
+        self.moves_total += len(moves)
+        return moves
+
+    def choose_moves(self, now: float, load: dict[int, float],
+                     per_cpu: dict[int, dict[int, float]]) -> dict[int, int]:
+        assert self.snap is not None and self.plan is not None and self.cands is not None
+        blocked = set(self.hands_off_irqs)
+        blocked |= {irq for irq, at in self.last_moved.items()
+                    if now - at < self.config.daemon.min_move_interval}
+        return choose_moves(self.plan, self.cands, load, per_cpu, blocked, self.config.daemon.max_moves_per_cycle,
+                            self.config.daemon.imbalance_threshold)
+
+    # -- reporting --------------------------------------------------------
+
+    def status(self) -> dict:
+        now = self.clock()
+        out = {
+            "pid": os.getpid(),
+            "root": self.root,
+            "interval": self.interval,
+            "plan_age": None if self.plan_at is None else round(now - self.plan_at, 1),
+            "replans": self.replans,
+            "moves_total": self.moves_total,
+            "errors_total": self.errors_total,
+            "cpu_load": {str(c): round(v, 1) for c, v in sorted(self.cpu_load.items())},
+            "last_event": None,
+            "last_moves": [{"irq": m["irq"], "to": m["to"], "age": round(now - m["at"], 1)} for m in self.last_moves],
+            "managed": sorted(self.state.managed | {i for i, irq in (self.snap.irqs.items() if self.snap else [])
+                                                    if irq.managed}),
+            "hands_off": dict(sorted(self.hands_off.items())),
+            "plan": plan_json(self.plan) if self.plan else None,
+        }
+        if self.last_event:
+            ev = dict(self.last_event)
+            ev["age"] = round(now - ev.pop("age_from"), 1)
+            out["last_event"] = ev
+        return out
+
+    def metrics(self) -> dict:
+        cpu_soft = {}
+        if self.last_sample and self.last_sample.softirqs:
+            for kind, per in self.last_sample.softirqs.items():
+                for cpu, n in per.items():
+                    cpu_soft[(kind, cpu)] = n
+        return {
+            "irqd_cpu_irq_rate": ("interrupts per second on each CPU over the last sample", "gauge",
+                                  [({"cpu": str(c)}, v) for c, v in sorted(self.cpu_load.items())]),
+            "irqd_softirqs_total": ("NET_RX/NET_TX softirqs per CPU since boot", "counter",
+                                    [({"cpu": str(c), "type": k}, v) for (k, c), v in sorted(cpu_soft.items())]),
+            "irqd_moves_total": ("IRQs moved for load since start", "counter", [({}, self.moves_total)]),
+            "irqd_errors_total": ("failed reads or writes since start", "counter", [({}, self.errors_total)]),
+            "irqd_replans_total": ("plans applied since start", "counter", [({}, self.replans)]),
+            "irqd_plan_age_seconds": ("seconds since the last plan was applied", "gauge",
+                                      [({}, 0 if self.plan_at is None else self.clock() - self.plan_at)]),
+            "irqd_hands_off": ("files someone else changed since irqd wrote them", "gauge",
+                               [({}, len(self.hands_off))]),
+        }
+
+    def summary(self) -> str:
+        if self.plan is None:
+            return "no plan yet"
+        s = self.plan.summary()
+        return (f"{len(self.plan.eligible)} eligible CPUs; {self.replans} plan(s) applied; "
+                f"{self.moves_total} moves; {s['managed_left_alone']} managed IRQs left alone")
+
+    # -- the loop ---------------------------------------------------------
+
+    def reload(self) -> None:
+        from ..config import ConfigError, load_config
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as e:
+            self.log.err("SIGHUP: invalid configuration, keeping the old one:\n  " + "\n  ".join(e.problems))
+            return
+        self.config = new
+        self.log.info("SIGHUP: configuration reloaded")
+        self.replan("config reloaded")
+
+    def run(self, cycles: int | None = None, netlink: bool = True, socket_path: str | None = None) -> int:
+        self.replan("start", keep=False)
+        watcher = status_server = None
+        if netlink:
+            from .netlink import Watcher
+            watcher = Watcher(self.events)
+            watcher.start()
+            for error in watcher.errors:
+                self.log.warn(f"{error}; device changes are caught by sampling only")
+        if socket_path:
+            from .status_server import StatusServer
+            try:
+                status_server = StatusServer(socket_path, self.status)
+                status_server.start()
+            except OSError as e:
+                self.log.warn(f"status socket {socket_path}: {e.strerror}; 'irqd status' will not answer")
+        self.notifier.ready(self.summary())
+        self.log.info(f"running: {self.summary()}")
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: self.events.put(("signal", signum)))
+        now = self.clock()
+        next_sample = now
+        wd = self.notifier.watchdog_interval
+        next_watchdog = now + wd if wd else None
+        done = 0
+        try:
+            while not self.stop_requested:
+                now = self.clock()
+                wake = min(t for t in (next_sample, next_watchdog) if t is not None)
+                try:
+                    ev = self.events.get(timeout=max(0.0, wake - now))
+                except queue.Empty:
+                    ev = None
+                if isinstance(ev, tuple) and ev[0] == "signal":
+                    if ev[1] == signal.SIGHUP:
+                        self.reload()
+                    else:
+                        self.stop_requested = True
+                        break
+                elif ev is not None:
+                    self.handle_events(ev)
+                now = self.clock()
+                if next_watchdog is not None and now >= next_watchdog:
+                    self.notifier.watchdog()
+                    next_watchdog = now + wd
+                if now >= next_sample:
+                    self.sample()
+                    self._write_metrics()
+                    self.notifier.status(self.summary())
+                    next_sample = now + self.interval
+                    done += 1
+                    if cycles is not None and done >= cycles:
+                        break
+        finally:
+            self.log.info("stopping")
+            self.notifier.stopping()
+            if watcher:
+                watcher.stop()
+            if status_server:
+                status_server.stop()
+            if self.config.daemon.restore_on_exit:
+                self._restore()
+        return 0
+
+    def _write_metrics(self) -> None:
+        path = self.config.daemon.metrics_path
+        if not path:
+            return
+        from .metrics import write_textfile
+        try:
+            write_textfile(path, self.metrics())
+        except OSError as e:
+            self.log.warn(f"metrics file {path}: {e.strerror}", key="metrics")
+
+    def _restore(self) -> None:
+        try:
+            report = restore(self.root, self.state)
+        except (PermissionProblem, StateError) as e:
+            self.log.err(f"restore on exit failed: {e}")
+            return
+        n = sum(1 for o in report.outcomes if o.status == "written")
+        self.log.info(f"restore_on_exit: put back {n} original value(s)")
