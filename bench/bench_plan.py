@@ -36,7 +36,7 @@ from irqd.config import default_config  # noqa: E402
 from irqd.discover import discover  # noqa: E402
 from irqd.planner import plan  # noqa: E402
 from machinegen import MachineSpec, NicSpec, NvmeSpec, large_specs, write_machine, trees_dir  # noqa: E402
-import quality as Q  # noqa: E402
+from tests.support import quality as Q  # noqa: E402
 
 GOAL_PLAN_MS = 100.0
 FIXTURES = os.path.join(REPO, "fixtures", "sysfs")

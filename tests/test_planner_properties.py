@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import quality as Q  # noqa: E402
+from tests.support import quality as Q
 from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan

@@ -9,8 +9,7 @@ from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import quality as Q  # noqa: E402
+from tests.support import quality as Q
 
 
 def _plan(name):
