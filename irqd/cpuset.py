@@ -12,8 +12,8 @@ List: ``%*pbl`` form (``smp_affinity_list``, ``/sys/devices/system/cpu/online``)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 CpuSet = frozenset[int]
 

@@ -217,7 +217,7 @@ class Applier:
         code = e.errno
         if code == errno.EACCES:
             raise PermissionProblem(_permission_message(host, t.scope))
-        if t.scope == "irq" and code in (errno.EIO, errno.EPERM):
+        if t.irq is not None and code in (errno.EIO, errno.EPERM):
             self.state.managed.add(t.irq)
             self.dirty = True
             self.report.outcomes.append(Outcome(t, "managed",

@@ -29,7 +29,7 @@ def audit_json(a: Audit) -> dict:
         "categories": {name: {"title": title, "checked": a.scores[name].checked,
                               "findings": len(a.counted(name)),
                               "info": sum(1 for f in a.findings if f.category == name and not f.counted),
-                              "score": None if a.score(name) is None else round(a.score(name), 1),
+                              "score": None if (score := a.score(name)) is None else round(score, 1),
                               "unknown": list(a.scores[name].unknown)}
                        for name, title in CATEGORIES.items()},
         "findings": [{"category": f.category, "subject": f.subject, "problem": f.problem, "plan": f.plan,

@@ -79,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     _root_arg(p)
     _config_arg(p)
     _state_arg(p)
-    p.add_argument("--dry-run", action="store_true", help="print what would be written (the plan's diff); write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be written (the plan's diff); write nothing")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
-    p.add_argument("--force", action="store_true", help="write even though irqbalance is running (it will undo the work)")
+    p.add_argument("--force", action="store_true",
+                   help="write even though irqbalance is running (it will undo the work)")
     p.add_argument("--only", default="irq,rps,xps,sysctl", metavar="LIST",
                    help="comma-separated parts to write: irq (smp_affinity), rps (rps_cpus, rps_flow_cnt), "
                         "xps (xps_cpus, xps_rxqs), sysctl (rps_sock_flow_entries); default all")

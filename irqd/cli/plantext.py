@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from ..cpuset import format_list
 from ..jsonfmt import dumps
-from ..plan import Plan, plan_json
+from ..plan import IrqPlan, Plan, QueuePlan, plan_json
 from ..snapshot import Snapshot
 
 
@@ -57,11 +57,11 @@ def render_table(plan: Plan, snap: Snapshot) -> str:
     w(f"Eligible CPUs: {_v(plan.eligible)}")
     for source, cpus in sorted(plan.excluded.items()):
         w(f"  excluded by {source}: {_v(cpus)}")
-    by_nic = defaultdict(list)
+    by_nic: dict[str, list[IrqPlan]] = defaultdict(list)
     for i in plan.irqs:
         if i.nic:
             by_nic[i.nic].append(i)
-    queues = defaultdict(lambda: defaultdict(dict))
+    queues: dict[str, dict[str, dict[str, QueuePlan]]] = defaultdict(lambda: defaultdict(dict))
     for q in plan.queues:
         queues[q.dev][q.queue][q.attr] = q
     for nic in snap.nics:
@@ -71,10 +71,11 @@ def render_table(plan: Plan, snap: Snapshot) -> str:
         w(f"{nic.name} ({nic.kind}, {nic.driver or '-'}, node {nic.numa_node if nic.numa_node is not None else '?'})")
         if by_nic.get(nic.name):
             w(f"  {'irq':>6} {'queue':>5} {'now':>12} {'after':>12}  name")
-            for i in sorted(by_nic[nic.name], key=lambda i: (i.queue is None, i.queue if i.queue is not None else 0, i.irq)):
+            for i in sorted(by_nic[nic.name], key=lambda i: (i.queue is None, i.queue or 0, i.irq)):
                 after = "(left alone)" if i.after is None else _v(i.after)
                 mark = "*" if i.changes else " "
-                w(f" {mark}{i.irq:>6} {i.queue if i.queue is not None else '-':>5} {_v(i.before):>12} {after:>12}  {i.name}")
+                queue = i.queue if i.queue is not None else "-"
+                w(f" {mark}{i.irq:>6} {queue:>5} {_v(i.before):>12} {after:>12}  {i.name}")
         if nic.name in queues:
             w(f"  {'queue':>6} {'rps now':>12} {'rps after':>12} {'flow':>6} {'xps now':>12} {'xps after':>12}")
             names = sorted(queues[nic.name], key=lambda s: (s[:2], int(s[3:])))

@@ -112,7 +112,7 @@ def render_table(s: Snapshot) -> str:
             key = (t.package, t.core) if t and t.core is not None else (None, cpu)
             cores[key].add(cpu)
         threads = max((len(c) for c in cores.values()), default=0)
-        llc_sets = {s.topology[c].llc for c in node.cpus if c in s.topology and s.topology[c].llc}
+        llc_sets = {llc for c in node.cpus if c in s.topology and (llc := s.topology[c].llc)}
         llcs = [format_list(x) for x in sorted(llc_sets, key=min)]
         dist = " ".join(f"{k}:{v}" for k, v in sorted(node.distances.items()))
         w(f"  node {n}: CPUs {_fmt(node.cpus)}  ({len(cores)} cores x {threads} threads)  distance {dist or '?'}")

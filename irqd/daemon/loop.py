@@ -356,7 +356,7 @@ class Daemon:
                 elif ev is not None:
                     self.handle_events(ev)
                 now = self.clock()
-                if next_watchdog is not None and now >= next_watchdog:
+                if wd and next_watchdog is not None and now >= next_watchdog:
                     self.notifier.watchdog()
                     next_watchdog = now + wd
                 if now >= next_sample:

@@ -44,9 +44,11 @@ class StatusServer:
         self.thread.start()
 
     def _serve(self) -> None:
+        sock = self.sock
+        assert sock is not None  # started by start()
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _ = sock.accept()
             except OSError:
                 return
             with conn:

@@ -55,6 +55,6 @@ def parse_cmdline(text: str, nr_cpus: int | None = None) -> BootCpus:
         isolcpus_flags=tuple(flags),
         nohz_full=cpus("nohz_full", values["nohz_full"]) if "nohz_full" in values else None,
         irqaffinity=cpus("irqaffinity", values["irqaffinity"]) if "irqaffinity" in values else None,
-        rcu_nocbs=cpus("rcu_nocbs", values["rcu_nocbs"]) if "rcu_nocbs" in values and values["rcu_nocbs"] else None,
+        rcu_nocbs=cpus("rcu_nocbs", values["rcu_nocbs"]) if values.get("rcu_nocbs") else None,
         errors=tuple(errors),
     )

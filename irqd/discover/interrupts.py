@@ -111,7 +111,8 @@ def parse_interrupts(text: str) -> Interrupts:
         pairs = tuple(zip(cpus, counts))
         if label.isdigit():
             if len(counts) != ncol:
-                raise InterruptsFormatError(lineno, f"IRQ {label} has {len(counts)} counts for {ncol} CPUs (truncated?)")
+                raise InterruptsFormatError(lineno,
+                                            f"IRQ {label} has {len(counts)} counts for {ncol} CPUs (truncated?)")
             irqs.append(_irq_row(int(label), pairs, rest, sum(counts)))
         else:
             other.append(OtherRow(label, pairs, rest.strip()))

@@ -8,7 +8,7 @@ an unreadable ``/proc/interrupts`` stops discovery.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from .. import snapshot as S
 from ..cpuset import CpuSet, digits_for
@@ -45,7 +45,7 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
     sets = read_cpu_sets(root, frozenset(interrupts.cpus))
     possible = sets.possible | sets.online
     cpu_digits = digits_for(max(possible) + 1) if possible else 1
-    topology = {}
+    topology: dict[int, S.CpuTopo] = {}
     for cpu in sorted(sets.present | sets.online):
         if root.isdir(f"sys/devices/system/cpu/cpu{cpu}"):
             topology[cpu] = read_cpu_topology(root, cpu, topology)
@@ -213,7 +213,10 @@ def _nics(netdevs: list[NetDevice], pci: dict[str, S.PciFunction], irq_device: d
     netdevs_per_fn: dict[str, int] = defaultdict(int)
     fn_of: dict[str, S.PciFunction | None] = {}
     for dev in netdevs:
-        fn = next((f for f in pci.values() if f.path == dev.pci_path), None) if dev.pci_path else pci.get(dev.pci_slot)
+        if dev.pci_path:
+            fn = next((f for f in pci.values() if f.path == dev.pci_path), None)
+        else:
+            fn = pci.get(dev.pci_slot or "")
         fn_of[dev.name] = fn
         if fn:
             netdevs_per_fn[fn.bdf] += 1

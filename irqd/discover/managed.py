@@ -36,20 +36,17 @@ def managed_hints(rows: tuple[IrqRow, ...], irq_device: dict[int, str], pci: dic
             per_fn[bdf].append(row.irq)
     out: dict[int, str] = {}
     for bdf, irqs in per_fn.items():
-        spread = [i for i in irqs if affinities[i].affinity and affinities[i].affinity != online
-                  and not (affinities[i].affinity >= online)]
+        mask: dict[int, CpuSet] = {i: a for i in irqs if (a := affinities[i].affinity) and not a >= online}
         # an unmanaged vector (nvme's admin queue) someone pinned inside a
         # queue's mask is nested in it; managed masks never nest
-        spread = [i for i in spread if not any(j != i and affinities[i].affinity <= affinities[j].affinity
-                                               for j in spread)]
+        spread = [i for i in mask if not any(j != i and mask[i] <= mask[j] for j in mask)]
         if len(spread) < 2:
             continue
-        masks = [affinities[i].affinity for i in spread]
-        union = frozenset().union(*masks)
+        masks = [mask[i] for i in spread]
+        union: CpuSet = frozenset().union(*masks)
         if sum(len(m) for m in masks) != len(union) or not online <= union:
             continue
-        if any(affinities[i].effective is not None and not affinities[i].effective <= affinities[i].affinity
-               for i in spread):
+        if any((eff := affinities[i].effective) is not None and not eff <= mask[i] for i in spread):
             continue
         for i in spread:
             out[i] = (f"{bdf} ({pci[bdf].driver or 'storage'}): {len(spread)} vectors whose masks "

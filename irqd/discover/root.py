@@ -37,7 +37,7 @@ def _slurp(path: str) -> bytes:
     # small files on a 256-CPU machine, and each open counts
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 65536)
             if not chunk:

@@ -51,7 +51,7 @@ def read_sample(root: Root, at: float, known: frozenset[int] = frozenset(), cpu_
     """``cpu_detail``: also parse per-CPU time and softirqs (only the metrics file needs them)."""
     stat_text = root.read("proc/stat")
     totals = parse_intr(stat_text) if stat_text else None
-    if totals is None or (known and max(known) >= _intr_width(stat_text)):
+    if stat_text is None or totals is None or (known and max(known) >= _intr_width(stat_text)):
         totals = _totals_from_interrupts(root)
     cpu_time = soft = None
     if cpu_detail:

@@ -61,8 +61,8 @@ def read_cpu_topology(root: Root, cpu: int, known: dict[int, CpuTopo] | None = N
     l2 = llc = None
     llc_level = None
     # an SMT sibling read before shares this CPU's L2 and LLC: reuse them
-    twin = next((known[s] for s in sorted(siblings or ()) if known and s in known and known[s].l2
-                 and cpu in known[s].l2 and known[s].llc and cpu in known[s].llc), None)
+    twin = next((k for s in sorted(siblings or ()) if known and (k := known.get(s)) is not None
+                 and k.l2 and cpu in k.l2 and k.llc and cpu in k.llc), None)
     indexes = [] if twin else root.listdir(f"{base}/cache")
     if twin:
         l2, llc, llc_level = twin.l2, twin.llc, twin.llc_level

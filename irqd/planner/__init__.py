@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import snapshot as S
-from ..plan import Plan
+from ..plan import GlobalPlan, Plan, QueuePlan
 from .candidates import Candidates
 from .placement import Placement
 from .steering import Steering
@@ -40,7 +40,8 @@ def plan(snapshot: S.Snapshot, config: Config, load: dict[int, float] | None = N
     cands = Candidates(snapshot, config)
     placement = Placement(snapshot, config, cands, irq_load(snapshot, load), pinned or {})
     placement.run()
-    queues, globals_ = [], []
+    queues: list[QueuePlan] = []
+    globals_: list[GlobalPlan] = []
     if cands.eligible:
         queues, globals_ = Steering(snapshot, config, cands, placement.slot_cpu, placement.notes).run()
     return Plan(eligible=cands.eligible, excluded=dict(cands.excluded),

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import exits
 from .. import snapshot as S
 from ..cpuset import CpuSet, format_list
 from ..plan import IrqPlan, Plan, QueuePlan
-from .candidates import HANDS_OFF, Candidates, Where
+from .candidates import HANDS_OFF, Candidates, Core, Where
 
 if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads the model
     from ..config import Config
@@ -116,6 +116,12 @@ def _queue_plan_text(p: QueuePlan | None) -> str:
 
 # -- the context every check shares ----------------------------------------------
 
+class _Place(NamedTuple):
+    """Where one queue runs: its core, and its CPU when that is one CPU."""
+    core: Core
+    cpu: int | None
+
+
 class _Ctx:
     def __init__(self, snap: S.Snapshot, config: Config, plan: Plan, live: bool, stale: frozenset[int]):
         self.snap, self.cfg, self.plan, self.live, self.stale = snap, config, plan, live, stale
@@ -131,7 +137,7 @@ class _Ctx:
         self.node_of = self.cands.node_of
         self.findings: list[Finding] = []
         self.scores = {name: Score() for name in CATEGORIES}
-        self._slots: dict[str, dict[int, tuple[str, object] | None]] | None = None
+        self._slots: dict[str, dict[int, _Place | None]] | None = None
 
     def add(self, category: str, subject: str, problem: str, plan: str, counted: bool = True) -> None:
         self.findings.append(Finding(category, subject, problem, plan, counted))
@@ -157,11 +163,22 @@ class _Ctx:
     def judged_irq(self, i: S.Irq) -> bool:
         return self.cands.judged_irq(i)
 
+    def nic(self, name: str) -> S.Nic:
+        nic = self.snap.nic(name)
+        assert nic is not None, name  # names come from the snapshot's own NICs
+        return nic
+
     def policy(self, nic: S.Nic) -> str:
         return self.cands.settings(nic).policy
 
     def where(self, nic: S.Nic) -> Where | None:
         return self.cands.nic_where(nic)
+
+    def slot_where(self, nic: S.Nic) -> Where:
+        """Where a NIC of ``slot_nics`` may place queues (never None for those)."""
+        where = self.cands.nic_where(nic)
+        assert where is not None
+        return where
 
     def irq_label(self, i: S.Irq) -> str:
         what = f"irq {i.irq} {i.name or '-'}"
@@ -185,8 +202,8 @@ class _Ctx:
         return {q: [i for i in irqs if self.judged_irq(i) and i.affinity is not None]
                 for q, irqs in out.items() if any(self.judged_irq(i) and i.affinity is not None for i in irqs)}
 
-    def slot_place(self, irqs: list[S.Irq]) -> tuple[str, object] | None:
-        """("cpu", n) when the queue's IRQs run on one CPU, ("core", key) on one core, None when unknown.
+    def slot_place(self, irqs: list[S.Irq]) -> _Place | None:
+        """Where a queue runs: one CPU, or one core (CPU unknown), or None when unknown.
 
         A queue with separate rx and tx vectors (virtio, gve) is where its rx vector runs.
         """
@@ -199,13 +216,14 @@ class _Ctx:
                 return None
             cpus |= run
         if len(cpus) == 1:
-            return ("cpu", next(iter(cpus)))
+            cpu = next(iter(cpus))
+            return _Place(self.core(cpu), cpu)
         cores = {self.core(c) for c in cpus}
         if len(cores) == 1:
-            return ("core", cores.pop())
+            return _Place(cores.pop(), None)
         return None
 
-    def placed(self) -> dict[str, dict[int, tuple[str, object] | None]]:
+    def placed(self) -> dict[str, dict[int, _Place | None]]:
         if self._slots is None:
             self._slots = {nic.name: {q: self.slot_place(irqs) for q, irqs in self.slots(nic).items()}
                            for nic in self.slot_nics()}
@@ -288,17 +306,15 @@ def _occupancy(ctx: _Ctx):
         for q, place in places.items():
             if place is None:
                 floating[name] += 1
-            elif place[0] == "cpu":
-                by_core[ctx.core(place[1])].append((name, q, place[1]))
             else:
-                by_core[place[1]].append((name, q, None))
+                by_core[place.core].append((name, q, place.cpu))
     return by_core, floating
 
 
 def _queue_names(items, ctx: _Ctx) -> str:
     parts = []
     for name, q, cpu in sorted(items, key=lambda t: (t[0], t[1])):
-        nic = ctx.snap.nic(name)
+        nic = ctx.nic(name)
         label = f"{name} queue {q}" if nic is None or nic.kind != S.UNMAPPED else f"{name} vector {q}"
         parts.append(label + (f" on CPU {cpu}" if cpu is not None else ""))
     return ", ".join(parts)
@@ -307,7 +323,7 @@ def _queue_names(items, ctx: _Ctx) -> str:
 def _slot_plan(ctx: _Ctx, items) -> str:
     out = []
     for name, q, _ in sorted(items, key=lambda t: (t[0], t[1])):
-        nic = ctx.snap.nic(name)
+        nic = ctx.nic(name)
         irqs = [i for i, ref in nic.queue_irqs if ref.queue == q] if nic.kind != S.UNMAPPED else \
             [nic.other_irqs[q]]
         p = ctx.irq_plan.get(irqs[0]) if irqs else None
@@ -341,8 +357,8 @@ def _stacking_and_smt(ctx: _Ctx) -> None:
         free: set[tuple] = set()
         free_cpus: set[int] = set()
         for name in names:
-            nic = ctx.snap.nic(name)
-            where = ctx.where(nic)
+            nic = ctx.nic(name)
+            where = ctx.slot_where(nic)
             if ctx.policy(nic) == "pack":
                 stacked_cpu = None in cpus or len(set(cpus)) < len(cpus)
                 if stacked_cpu:
@@ -358,16 +374,15 @@ def _stacking_and_smt(ctx: _Ctx) -> None:
     # smt
     pairs = 0
     for name, places in sorted(ctx.placed().items()):
-        nic = ctx.snap.nic(name)
+        nic = ctx.nic(name)
         on_core: dict[tuple, list[tuple[str, int, int | None]]] = defaultdict(list)
         for q, place in places.items():
             if place is not None:
-                core = ctx.core(place[1]) if place[0] == "cpu" else place[1]
-                on_core[core].append((name, q, place[1] if place[0] == "cpu" else None))
+                on_core[place.core].append((name, q, place.cpu))
         pairs += len(on_core)
         if ctx.policy(nic) != "spread":
             continue
-        free = {ctx.core(c) for c in ctx.where(nic).cpus} - occupied
+        free = {ctx.core(c) for c in ctx.slot_where(nic).cpus} - occupied
         for core, items in sorted(on_core.items(), key=lambda kv: str(kv[0])):
             threads = {c for _, _, c in items if c is not None}
             if len(threads) >= 2 and free:
@@ -429,16 +444,16 @@ def _xps(ctx: _Ctx) -> None:
         if len(nic.tx) < 2 or ctx.policy(nic) in HANDS_OFF or nic.name == "lo":
             continue
         mode = ctx.cands.settings(nic).xps
-        if mode == "off" or mode == "auto" and nic.virtual:
+        if mode == "off" or (mode == "auto" and nic.virtual):
             continue
         if mode == "auto" and nic.kind == S.UNMAPPED:
             ctx.unknown("xps", f"{nic.name}: queue mapping unknown; XPS not judged")
             continue
-        maps = {q.index: q.xps_cpus for q in nic.tx}
-        if any(m is None for m in maps.values()):
-            ctx.unknown("xps", f"{nic.name}: xps_cpus unreadable on {sum(m is None for m in maps.values())} "
-                               "tx queue(s); XPS not judged")
+        unreadable = sum(q.xps_cpus is None for q in nic.tx)
+        if unreadable:
+            ctx.unknown("xps", f"{nic.name}: xps_cpus unreadable on {unreadable} tx queue(s); XPS not judged")
             continue
+        maps = {q.index: q.xps_cpus or frozenset() for q in nic.tx}
         where = ctx.where(nic)
         if where is None:
             continue
@@ -505,7 +520,7 @@ def _rfs(ctx: _Ctx) -> None:
                                f"the flow tables of {', '.join(sorted(with_flows))} work is not known")
         return
     for name, flows in sorted(with_flows.items()):
-        nic = ctx.snap.nic(name)
+        nic = ctx.nic(name)
         score.checked += 1
         p = ctx.queue_plan.get((name, f"rx-{flows[0]}", "rps_flow_cnt"))
         if total == 0:

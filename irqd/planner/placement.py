@@ -177,8 +177,8 @@ class Placement:
         # round-robin order above stands (the sort is stable)
         order.sort(key=lambda slot: -sum(self.load.get(i, 0.0) for i in slot[1][1]))
         for name, (q, irqs), where, policy in order:
-            nic = self.snap.nic(name)
-            assert nic is not None
+            lane_nic = self.snap.nic(name)
+            assert lane_nic is not None  # the lanes hold the snapshot's own NICs
             if policy == "node":
                 for irq in irqs:
                     self.set_irq(irq, where.cpus, f"{name} queue {q}: policy 'node', all eligible CPUs of "
@@ -186,8 +186,9 @@ class Placement:
                 continue
             hint = self.snap.irqs[irqs[0]].hint
             kept = {self.pinned.get(i) for i in irqs}
-            if len(kept) == 1 and None not in kept and next(iter(kept)) in where.cpus:
-                cpu = next(iter(kept))
+            keep = next(iter(kept)) if len(kept) == 1 else None
+            if keep is not None and keep in where.cpus:
+                cpu = keep
                 why = f"{name} queue {q}: kept on CPU {cpu}"
             elif self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
                 cpu = min(hint)
@@ -204,7 +205,7 @@ class Placement:
             self.take_slot(cpu, irqs, name)
             self.slot_cpu[(name, q)] = cpu
             for irq in irqs:
-                self.set_irq(irq, frozenset({cpu}), why if nic.kind != S.UNMAPPED else
+                self.set_irq(irq, frozenset({cpu}), why if lane_nic.kind != S.UNMAPPED else
                              f"{name}: queue mapping unknown; its vectors are spread like queues")
 
     def _keep_or_least_loaded(self, irq: int, cpus: CpuSet) -> tuple[int, bool]:
@@ -236,10 +237,10 @@ class Placement:
 
     def _devices(self) -> None:
         """Storage and other device IRQs: on their device's node, heaviest first on the least-loaded CPU."""
-        todo = [i for i in self.snap.irqs.values() if i.irq not in self.irq_plans and i.device is not None]
-        todo.sort(key=lambda i: (-self.load.get(i.irq, 0.0), i.irq))
-        for i in todo:
-            where = self.cands.device_where(self.snap.pci.get(i.device), i.device)
+        todo = [(i, i.device) for i in self.snap.irqs.values() if i.irq not in self.irq_plans and i.device is not None]
+        todo.sort(key=lambda t: (-self.load.get(t[0].irq, 0.0), t[0].irq))
+        for i, device in todo:
+            where = self.cands.device_where(self.snap.pci.get(device), device)
             if where is None:
                 self.set_irq(i.irq, None, f"{i.device}: no eligible CPU near it (numa = 'strict')")
                 continue

@@ -114,7 +114,7 @@ class Steering:
             self._queue(out, nic, f"rx-{q.index}", "rps_flow_cnt", q.rps_flow_cnt, per_queue, why)
 
     def _xps(self, nic: S.Nic, mode: str, where: Where, out: list[QueuePlan]) -> None:
-        if len(nic.tx) < 2 or mode == "auto" and (nic.virtual or nic.kind == S.UNMAPPED):
+        if len(nic.tx) < 2 or (mode == "auto" and (nic.virtual or nic.kind == S.UNMAPPED)):
             return  # one tx queue needs no XPS (the kernel refuses the attribute)
         if mode == "off":
             for q in nic.tx:
@@ -128,26 +128,26 @@ class Steering:
             why = {q: "xps = 'on' for a virtual device: eligible CPUs dealt round-robin" for q in maps}
         else:
             why = {}
-            for q in sorted(maps):
-                cpu = self.slot_cpu.get((nic.name, q))
-                if cpu is not None and cpu in where.cpus and cpu not in owner:
-                    owner[cpu] = q
-                    maps[q].add(cpu)
-            anchored = {q: next(iter(c)) for q, c in maps.items() if c}
+            for qi in sorted(maps):
+                slot = self.slot_cpu.get((nic.name, qi))
+                if slot is not None and slot in where.cpus and slot not in owner:
+                    owner[slot] = qi
+                    maps[qi].add(slot)
+            anchored = {qi: next(iter(c)) for qi, c in maps.items() if c}
             for cpu in sorted(where.cpus - set(owner)):
-                q = self._xps_queue(cpu, anchored, maps)
-                if q is not None:
-                    maps[q].add(cpu)
-            for q in maps:
-                cpu = self.slot_cpu.get((nic.name, q))
-                if q in anchored:
-                    why[q] = (f"tx-{q} sends from CPU {anchored[q]} (its IRQ) and the CPUs sharing its cache "
-                              "that carry no queue")
-                elif cpu is not None and cpu in owner:
-                    why[q] = (f"tx-{q}: its IRQ's CPU {cpu} already sends through tx-{owner[cpu]} "
-                              "(more queues than CPUs); no XPS map")
+                to = self._xps_queue(cpu, anchored, maps)
+                if to is not None:
+                    maps[to].add(cpu)
+            for qi in maps:
+                slot = self.slot_cpu.get((nic.name, qi))
+                if qi in anchored:
+                    why[qi] = (f"tx-{qi} sends from CPU {anchored[qi]} (its IRQ) and the CPUs sharing its cache "
+                               "that carry no queue")
+                elif slot is not None and slot in owner:
+                    why[qi] = (f"tx-{qi}: its IRQ's CPU {slot} already sends through tx-{owner[slot]} "
+                               "(more queues than CPUs); no XPS map")
                 else:
-                    why[q] = f"tx-{q} has no IRQ of its own on this node; no XPS map"
+                    why[qi] = f"tx-{qi} has no IRQ of its own on this node; no XPS map"
         for q in nic.tx:
             self._queue(out, nic, f"tx-{q.index}", "xps_cpus", q.xps_cpus, frozenset(maps[q.index]), why[q.index])
             if self.cfg.xps_mode == "rxqs" and q.xps_rxqs is not None:
