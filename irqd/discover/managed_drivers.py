@@ -29,9 +29,17 @@ then ``dstate:   0x%08x`` followed by one line per set IRQD_* bit, each
 indented by 12 spaces (irq_debug_show_bits(): ``"%*s%s\\n", ind + 12, ""``),
 then ``node:``, ``affinity: %*pbl``, ``effectiv: %*pbl`` and the domain/chip
 hierarchy. A managed vector's dstate lists ``IRQD_AFFINITY_MANAGED``
-(``IRQD_MANAGED_SHUTDOWN`` too while all its CPUs are offline). Sample
-(layout from debugfs.c; the bit values and names after "dstate" vary with the
-kernel version)::
+(``IRQD_MANAGED_SHUTDOWN`` too while all its CPUs are offline). The sample
+below is NOT a capture: its layout follows debugfs.c, its flag lines are the
+ones a started, managed, edge MSI-X vector on x86 has at least, printed in
+the order of debugfs.c's irqdata_states table, and its dstate value is those
+bits summed with the positions of ``include/linux/irq.h`` (IRQ_TYPE_EDGE_RISING
+bit 0, IRQD_ACTIVATED 9, IRQD_AFFINITY_MANAGED 21, IRQD_IRQ_STARTED 22,
+IRQD_SINGLE_TARGET 24). A real file may show more flags (e.g.
+IRQD_DEFAULT_TRIGGER_SET, IRQD_CAN_RESERVE on unmanaged vectors) and the
+domain/chip hierarchy after ``pending:`` (x86: CONFIG_GENERIC_PENDING_IRQ);
+parse the flag names, not the hex. The read is root-only and debugfs may be
+absent or locked down (lockdown=confidentiality)::
 
     handler:  handle_edge_irq
     device:   0000:18:00.0
@@ -39,7 +47,7 @@ kernel version)::
     istate:   0x00000000
     ddepth:   0
     wdepth:   0
-    dstate:   0x31600200
+    dstate:   0x01600201
                 IRQ_TYPE_EDGE_RISING
                 IRQD_ACTIVATED
                 IRQD_IRQ_STARTED
@@ -49,7 +57,7 @@ kernel version)::
     affinity: 17
     effectiv: 17
     pending:
-    domain:  IR-PCI-MSIX-0000:18:00.0-12
+    domain:  ...
 
 Only facts read in the driver source are recorded here; each rule names the
 file and function. Drivers checked and left out: see ``NOT_RECORDED``.
