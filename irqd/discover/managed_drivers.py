@@ -39,7 +39,7 @@ IRQD_SINGLE_TARGET 24). A real file may show more flags (e.g.
 IRQD_DEFAULT_TRIGGER_SET, IRQD_CAN_RESERVE on unmanaged vectors) and the
 domain/chip hierarchy after ``pending:`` (x86: CONFIG_GENERIC_PENDING_IRQ);
 parse the flag names, not the hex. The read is root-only and debugfs may be
-absent or locked down (lockdown=confidentiality)::
+absent or restricted by kernel lockdown::
 
     handler:  handle_edge_irq
     device:   0000:18:00.0
@@ -118,7 +118,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^nvme\d+q0$"), "pre", source="nvme_setup_irqs pre_vectors = 1"),
             VectorRule(_re(r"^nvme\d+q[1-9]\d*$"), "managed", source="nvme_setup_irqs PCI_IRQ_AFFINITY"),
         ),
-        since="4.x (blk-mq PCI_IRQ_AFFINITY, 2017); name format unchanged since",
+        since="",  # the first kernel with PCI_IRQ_AFFINITY in nvme was not verified
         condition="always when MSI-X/MSI; poll queues (poll_queues=) get no vector at all",
         source="drivers/nvme/host/pci.c nvme_setup_irqs(), queue_request_irq()",
     ),
@@ -139,8 +139,9 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^megasas\d+-msix(?P<index>\d+)$"), "managed", index_group="index",
                        pre_vectors=(1, 8), source="__megasas_alloc_irq_vectors, megasas_init_fw"),
         ),
-        since="names megasasN-msixM since 5.5 (before: every vector was named 'megasas'); "
-              "pre_vectors = low_latency_index_start since 5.3",
+        since="pre_vectors = low_latency_index_start: commit 132147d7f620 (2019-06-25, about 5.3); "
+              "names megasasN-msixM from a patch of Oct 2019 (about 5.5; before, every vector was "
+              "named 'megasas'); release numbers inferred from dates, not verified",
         condition="smp_affinity_enable=1 (default) and MSI-X",
         source="drivers/scsi/megaraid/megaraid_sas_base.c megasas_setup_irqs_msix(), "
                "__megasas_alloc_irq_vectors(), megasas_init_fw(), megasas_set_high_iops_queue_affinity_and_hint()",
@@ -160,7 +161,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^mpt[23]sas\d+-msix(?P<index>\d+)$"), "managed", index_group="index",
                        pre_vectors=(0, 8), source="_base_alloc_irq_vectors, _base_check_and_enable_high_iops_queues"),
         ),
-        since="high_iops pre vectors since 5.5",
+        since="",  # when high_iops_queues arrived was not verified
         condition="smp_affinity_enable (module default 1) and as many firmware vectors as CPUs",
         source="drivers/scsi/mpt3sas/mpt3sas_base.c _base_request_irq(), _base_alloc_irq_vectors(), "
                "_base_check_and_enable_high_iops_queues(), _base_enable_msix()",
@@ -219,7 +220,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^virtio\d+-config$"), "pre", source="vp_request_msix_vectors"),
             VectorRule(_re(r"^virtio\d+-req\.\d+$"), "managed", source="virtio_blk init_vq"),
         ),
-        since="4.11 ('virtio_blk: use virtio IRQ affinity'); not checked against older trees",
+        since="",  # first kernel passing the descriptor not verified
         condition="MSI-X with one vector per virtqueue",
         source="drivers/block/virtio_blk.c init_vq(); drivers/virtio/virtio_pci_common.c "
                "vp_request_msix_vectors(), vp_find_vqs_msix()",
@@ -235,7 +236,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^virtio\d+-(control|event)$"), "pre", source="virtscsi_init pre_vectors = 2"),
             VectorRule(_re(r"^virtio\d+-request$"), "managed", source="virtscsi_init"),
         ),
-        since="4.11 ('virtio_scsi: use virtio IRQ affinity'); not checked against older trees",
+        since="",  # first kernel passing the descriptor not verified
         condition="MSI-X with one vector per virtqueue",
         source="drivers/scsi/virtio_scsi.c virtscsi_init(); drivers/virtio/virtio_pci_common.c vp_find_vqs_msix()",
     ),
