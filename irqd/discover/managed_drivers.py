@@ -59,6 +59,11 @@ absent or restricted by kernel lockdown::
     pending:
     domain:  ...
 
+Recent series (Daniel Wagner / Aaron Tomlin, 2025) add ``.mask =
+blk_mq_online_queue_affinity()`` to the descriptors of megaraid_sas, mpt3sas,
+mpi3mr, hisi_sas v3 and pm8001, so that with ``isolcpus=io_queue`` the spread
+covers housekeeping CPUs only; the pre/post split below is unchanged by it.
+
 Only facts read in the driver source are recorded here; each rule names the
 file and function. Drivers checked and left out: see ``NOT_RECORDED``.
 """
@@ -191,7 +196,8 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^hisi_sas_v3_hw cq$"), "managed", source="interrupt_preinit_v3_hw"),
         ),
         since="",
-        condition="not with hisi_sas_intr_conv=1 (all cq share vector 16)",
+        condition="older kernels only with auto_affine_msi_experimental=1 (interrupt_preinit_v3_hw had "
+                  "a plain pci_alloc_irq_vectors() branch); not with hisi_sas_intr_conv=1 (all cq share vector 16)",
         source="drivers/scsi/hisi_sas/hisi_sas_v3_hw.c interrupt_preinit_v3_hw(), interrupt_init_v3_hw()",
     ),
     ManagedDriver(
