@@ -61,8 +61,9 @@ absent or restricted by kernel lockdown::
 
 Recent series (Daniel Wagner / Aaron Tomlin, 2025) add ``.mask =
 blk_mq_online_queue_affinity()`` to the descriptors of megaraid_sas, mpt3sas,
-mpi3mr, hisi_sas v3 and pm8001, so that with ``isolcpus=io_queue`` the spread
-covers housekeeping CPUs only; the pre/post split below is unchanged by it.
+mpi3mr, hisi_sas v3 and pm8001 ("exclude CPUs ... e.g., isolated CPUs" from
+the spread; the isolcpus flag that turns it on was not checked); the pre/post
+split below is unchanged by it.
 
 Only facts read in the driver source are recorded here; each rule names the
 file and function. Drivers checked and left out: see ``NOT_RECORDED``.
