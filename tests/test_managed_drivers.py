@@ -32,6 +32,9 @@ from irqd.discover.managed_drivers import DRIVERS, driver_rules, managed_vectors
     ("hisi_sas_v3_hw", "hisi_sas_v3_hw cq", "managed"),
     ("hisi_sas_v3_hw", "hisi_sas_v3_hw phy", "pre"),
     ("mpi3mr", "mpi3mr0-msix0", "pre"),
+    ("qla2xxx", "qla2xxx (default)", "pre"),
+    ("qla2xxx", "qla2xxx (rsp_q)", "pre"),
+    ("qla2xxx", "qla2xxx11_qpair3", "managed"),
 ])
 def test_real_names(driver, name, role):
     assert managed_vectors(driver, (name,)) == role
@@ -45,6 +48,7 @@ def test_real_names(driver, name, role):
     ("ice", "ice-ens1f0-TxRx-5"),
     ("megaraid_sas", "megasas"),              # pre-5.5 name: index unknown, nothing claimed
     ("nvme", "nvme0q"),
+    ("qla2xxx", "qla2xxx (multiq)"),
     ("virtio_scsi", "virtio2-request.3"),     # not a name the kernel gives (every request vq is "request")
     (None, "i8042"),
     (None, ""),

@@ -211,8 +211,24 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             VectorRule(_re(r"^smartpqi$"), "managed", source="pqi_enable_msix_interrupts"),
         ),
         since="",
-        condition="MSI-X",
+        condition="MSI-X, and not pqi_disable_managed_interrupts=1 (module parameter in newer kernels)",
         source="drivers/scsi/smartpqi/smartpqi_init.c pqi_enable_msix_interrupts(), pqi_request_irqs()",
+    ),
+    ManagedDriver(
+        driver="qla2xxx",
+        rules=(
+            # drivers/scsi/qla2xxx/qla_isr.c qla24xx_enable_msix(): desc = { .pre_vectors =
+            # QLA_BASE_VECTORS (2) }, +1 when target mode is on and ATIO has its own vector;
+            # PCI_IRQ_MSIX | PCI_IRQ_AFFINITY unless USER_CTRL_IRQ(ha) or no multiqueue (mqiobase).
+            # The base vectors are named from msix_entries[]: "qla2xxx (default)", "qla2xxx (rsp_q)",
+            # "qla2xxx (atio_q)"; qla25xx_request_irq() names queue-pair vectors
+            # "qla2xxx%lu_qpair%d" (host_no, qpair id). "qla2xxx (multiq)" is not classified.
+            VectorRule(_re(r"^qla2xxx \((default|rsp_q|atio_q)\)$"), "pre", source="qla24xx_enable_msix"),
+            VectorRule(_re(r"^qla2xxx\d+_qpair\d+$"), "managed", source="qla24xx_enable_msix, qla25xx_request_irq"),
+        ),
+        since="",
+        condition="multiqueue adapter (mqiobase) and not USER_CTRL_IRQ (ql2xuctrlirq in target mode)",
+        source="drivers/scsi/qla2xxx/qla_isr.c qla24xx_enable_msix(), msix_entries[], qla25xx_request_irq()",
     ),
     ManagedDriver(
         driver="virtio_blk",
@@ -254,7 +270,6 @@ NOT_RECORDED = {
     "aacraid": "aac_define_int_mode() uses PCI_IRQ_MSIX | PCI_IRQ_AFFINITY without pre vectors, but a "
                "2024-25 patch proposes dropping PCI_IRQ_AFFINITY; its IRQ name was not verified",
     "lpfc": "not read",
-    "qla2xxx": "uses a descriptor (qla24xx_enable_msix) but its vector names were not verified",
     "be2iscsi": "not read",
     "hpsa": "not read",
     "virtio_net": "virtnet_find_vqs() passes no irq_affinity descriptor: its vectors are not managed",
