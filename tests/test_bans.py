@@ -381,12 +381,16 @@ def test_dropin_ignores_dotfiles_other_names_links_and_junk(tmp_path):
     (d / "link.cpulist").symlink_to(tmp_path / "outside")
     (d / "bad.cpulist").write_text("ff\n")
     (d / "good.cpulist").write_text("5\n")
+    (d / "dir.cpulist").mkdir()
+    (d / "huge.cpulist").write_text("# " + "x" * 70000 + "\n6\n")
     r = Root(str(root))
     bans = read_bans(r)
     assert {k: v for k, v in by_name(bans).items() if k.startswith("banned.d:")} == {"banned.d:good": frozenset({5})}
     messages = "\n".join(str(p) for p in r.problems)
     assert "link.cpulist: not a regular file" in messages
     assert "bad.cpulist: line 1" in messages
+    assert "dir.cpulist: not a regular file" in messages
+    assert "huge.cpulist: 70005 bytes" in messages
 
 
 def test_write_refuses_symlinked_directory(tmp_path):

@@ -328,24 +328,34 @@ def _problem(root: Root, rel: str, message: str, problems: list[str]) -> None:
 def read_bans(root: Root) -> Bans:
     """Every ban source under ``root``; a missing source bans nothing and is not a problem."""
     problems: list[str] = []
-    sources: list[BanSource] = []
     possible = _cpu_file(root, "sys/devices/system/cpu/possible", problems)
     online = _cpu_file(root, "sys/devices/system/cpu/online", problems)
+    sources = (read_default_affinity_ban(root, online, problems)
+               + read_irqbalance_bans(root, possible, problems)
+               + read_dropin_bans(root, possible, problems))
+    return Bans(tuple(sources), tuple(problems))
 
+
+def read_default_affinity_ban(root: Root, online: CpuSet | None, problems: list[str]) -> list[BanSource]:
+    """The ``proc:default_smp_affinity`` source alone: the one the daemon polls every second."""
     text = root.read(DEFAULT_AFFINITY)
-    if text is not None:
-        try:
-            default = parse_mask(text)
-        except CpuFormatError as e:
-            _problem(root, DEFAULT_AFFINITY, str(e), problems)
-        else:
-            if online is None:
-                _problem(root, DEFAULT_AFFINITY, "no sys/devices/system/cpu/online to compare with; "
-                         "CPUs outside this mask are not treated as banned", problems)
-            else:
-                sources.append(BanSource("proc:default_smp_affinity",
-                                         outside_default_affinity(default, online), text.strip()))
+    if text is None:
+        return []
+    try:
+        default = parse_mask(text)
+    except CpuFormatError as e:
+        _problem(root, DEFAULT_AFFINITY, str(e), problems)
+        return []
+    if online is None:
+        _problem(root, DEFAULT_AFFINITY, "no sys/devices/system/cpu/online to compare with; "
+                 "CPUs outside this mask are not treated as banned", problems)
+        return []
+    return [BanSource("proc:default_smp_affinity", outside_default_affinity(default, online), text.strip())]
 
+
+def read_irqbalance_bans(root: Root, possible: CpuSet | None, problems: list[str]) -> list[BanSource]:
+    """One source per irqbalance env file that sets a ban variable."""
+    out = []
     for rel in IRQBALANCE_ENV_FILES:
         text = root.read(rel)
         if text is None:
@@ -354,8 +364,13 @@ def read_bans(root: Root) -> Bans:
         for p in env_problems:
             _problem(root, rel, p, problems)
         if banned is not None:
-            sources.append(BanSource(f"irqbalance:/{rel}", banned, detail))
+            out.append(BanSource(f"irqbalance:/{rel}", banned, detail))
+    return out
 
+
+def read_dropin_bans(root: Root, possible: CpuSet | None, problems: list[str]) -> list[BanSource]:
+    """One source per ``run/irqd/banned.d/OWNER.cpulist``, sorted by file name."""
+    out = []
     for name in root.listdir(DROPIN_DIR):
         if name.startswith(".") or not name.endswith(DROPIN_SUFFIX):
             continue  # temp files of an atomic write, editor backups, notes
@@ -386,8 +401,8 @@ def read_bans(root: Root) -> Bans:
             _problem(root, rel, f"CPU(s) {format_list(cpus - possible)} this machine cannot have; ignored",
                      problems)
             cpus = cpus & possible
-        sources.append(BanSource(f"banned.d:{owner}", cpus, f"/{rel}"))
-    return Bans(tuple(sources), tuple(problems))
+        out.append(BanSource(f"banned.d:{owner}", cpus, f"/{rel}"))
+    return out
 
 
 # -- writing a drop-in --------------------------------------------------------
