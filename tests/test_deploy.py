@@ -23,9 +23,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from irqd.apply import _ALLOWED
+from irqd.apply.targets import WRITABLE
 from irqd.config import parse_config
-from irqd.daemon import default_socket
+from irqd.discover.root import SOCKET_FILE
 from irqd.discover.bans import DROPIN_DIR
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,14 +158,14 @@ def test_read_write_mounts_are_exactly_the_needed_ones_and_mirror_the_host():
 def test_every_path_irqd_writes_is_writable():
     root = flag(argv(), "--root")
     literal = re.compile(r"^\^([a-z/_]+)")
-    for pattern, scope in _ALLOWED:
+    for pattern, scope in WRITABLE:
         m = literal.match(pattern.pattern)  # e.g. "proc/irq/" from ^proc/irq/\d+/smp_affinity$
         assert m, pattern.pattern
         prefix = m.group(1)
         assert writable(f"{root}/{prefix}x"), f"{scope} writes {pattern.pattern}: not writable"
     assert writable(flag(argv(), "--state"))
     assert os.path.dirname(flag(argv(), "--state")) == f"{root}/run/irqd"  # the lock goes next to it
-    assert writable(default_socket(root))
+    assert writable(f"{root}/{SOCKET_FILE}")
     assert writable(f"{root}/{DROPIN_DIR}/x.cpulist")
     config = parse_config(one("ConfigMap")["data"]["irqd.toml"])
     assert config.daemon.metrics_path and writable(config.daemon.metrics_path)

@@ -22,6 +22,9 @@ _RX = re.compile(r"^sys/class/net/(?P<dev>[^/]+)/queues/(?P<queue>rx-\d+)/(?P<at
 _TX = re.compile(r"^sys/class/net/(?P<dev>[^/]+)/queues/(?P<queue>tx-\d+)/(?P<attr>xps_cpus|xps_rxqs)$")
 _SYSCTL = re.compile(r"^proc/sys/net/core/(?P<attr>rps_sock_flow_entries)$")
 
+# every file irqd may write, with its scope (a deployment grants exactly these)
+WRITABLE = ((_IRQ, "irq"), (_RX, "rps"), (_TX, "xps"), (_SYSCTL, "sysctl"))
+
 
 @dataclass(frozen=True)
 class Target:
