@@ -12,8 +12,8 @@ import time
 import uuid
 
 import pytest
-
 from conftest import FIXTURES, REPO
+
 from irqd.cli.top import Sample, build_frame, main, render_lines
 from irqd.discover import discover
 
@@ -23,7 +23,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 def top(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*TOP, *args], capture_output=True, text=True, env=ENV, timeout=60)
+    return subprocess.run([*TOP, *args], check=False, capture_output=True, text=True, env=ENV, timeout=60)
 
 
 def irq_totals(root) -> dict[int, int]:
@@ -159,7 +159,7 @@ def test_curses_view_in_tmux_quits_on_q():
 
     def screen() -> str:
         return subprocess.run(["tmux", "-L", session, "capture-pane", "-p", "-t", session],
-                              capture_output=True, text=True).stdout
+                              check=False, capture_output=True, text=True).stdout
 
     def wait_for(pattern: str) -> str:
         deadline = time.monotonic() + 30
@@ -182,4 +182,4 @@ def test_curses_view_in_tmux_quits_on_q():
         text = wait_for(r"EXITED \d+")
         assert "EXITED 0" in text
     finally:
-        subprocess.run(["tmux", "-L", session, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-L", session, "kill-server"], check=False, capture_output=True)
