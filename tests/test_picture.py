@@ -169,6 +169,17 @@ def test_finding_cpus_reads_the_subject():
         (irq.effective or irq.affinity)
     assert finding_cpus(snap, Finding("rfs", "rps_sock_flow_entries", "x", "y")) == frozenset()
     assert finding_cpus(snap, Finding("numa", "eth9 rx-0", "runs on CPU 3-4 (node 0)", "y")) == {3, 4}
+    # an isolation finding is about the excluded CPUs, not where the IRQ runs
+    assert finding_cpus(snap, Finding("isolation", "irq 201 mlx5_comp0@pci:0000:3b:00.0",
+                                      "allowed on excluded CPU 7,9 (cmdline:isolcpus)", "y")) == {7, 9}
+    assert finding_cpus(snap, Finding("smt", "enp175s0f0 on package 1 core 3",
+                                      "queues on sibling threads 15,39 (tx-1, tx-2) while ...", "y")) == {15, 39}
+    # a queue's finding without a CPU in its text falls back to where that queue's IRQ runs
+    nic = next(n for n in snap.nics if n.queue_irqs)
+    irq, ref = nic.queue_irqs[0]
+    i = snap.irqs[irq]
+    assert finding_cpus(snap, Finding("rps", f"{nic.name} rx-{ref.queue}", "no RPS map", "y")) == \
+        (i.effective or i.affinity)
 
 
 # -- a 1,024-CPU machine -----------------------------------------------------------------

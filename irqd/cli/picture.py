@@ -539,7 +539,9 @@ def render_html(snapshot: Snapshot, plan: Plan, title: str = "irqd plan") -> str
 
 _SUBJECT_CPUS = re.compile(r"\bCPU ([0-9][0-9,\-]*)")
 _SUBJECT_IRQ = re.compile(r"^irq (\d+)\b")
-_PROBLEM_RUNS = re.compile(r"\bruns on CPU ([0-9][0-9,\-]*)")
+_PROBLEM_CPUS = (re.compile(r"\bexcluded CPU ([0-9][0-9,\-]*)"),     # isolation: the excluded CPUs themselves
+                 re.compile(r"\bsibling threads ([0-9][0-9,\-]*)"),  # smt: the siblings sharing queues
+                 re.compile(r"\bruns on CPU ([0-9][0-9,\-]*)"))
 _SUBJECT_QUEUE = re.compile(r"^(\S+) (rx|tx)-(\d+)\b")
 
 
@@ -548,9 +550,10 @@ def finding_cpus(snapshot: Snapshot, finding) -> frozenset[int]:
 
     A ``cpus`` attribute on the finding wins (proposed for audit.Finding);
     else the CPUs its subject names (``eth0 CPU 3``, ``package 0 core 2
-    (CPU 2,42)``); else where the IRQ it names runs; else the CPU its problem
-    says something runs on; else the CPUs of the queue's IRQ. Empty when
-    the finding is about no CPU (RFS global table, say).
+    (CPU 2,42)``); else the excluded CPUs or SMT siblings its problem names;
+    else where the IRQ it names runs; else the CPU its problem says something
+    runs on; else the CPUs of the queue's IRQ. Empty when the finding is
+    about no CPU (the RFS global table, say).
     """
     explicit = getattr(finding, "cpus", None)
     if explicit is not None:
@@ -563,22 +566,24 @@ def finding_cpus(snapshot: Snapshot, finding) -> frozenset[int]:
         except ValueError:
             return frozenset()
 
+    def runs_on(irq: int) -> frozenset[int]:
+        i = snapshot.irqs.get(irq)
+        return frozenset(i.effective or i.affinity or ()) & snapshot.online if i is not None else frozenset()
+
     if m := _SUBJECT_CPUS.search(subject):
         return parsed(m.group(1))
+    for pattern in _PROBLEM_CPUS[:2]:
+        if m := pattern.search(problem):
+            return parsed(m.group(1))
     if m := _SUBJECT_IRQ.match(subject):
-        i = snapshot.irqs.get(int(m.group(1)))
-        if i is not None:
-            return frozenset(i.effective or i.affinity or ()) & snapshot.online
-    if m := _PROBLEM_RUNS.search(problem):
+        return runs_on(int(m.group(1)))
+    if m := _PROBLEM_CPUS[2].search(problem):
         return parsed(m.group(1))
     if m := _SUBJECT_QUEUE.match(subject):
-        nic = snapshot.nic(m.group(1))
-        if nic is not None:
-            for irq, ref in nic.queue_irqs:
-                if ref.queue == int(m.group(3)) or int(m.group(3)) in ref.extra:
-                    i = snapshot.irqs.get(irq)
-                    if i is not None and ref.direction in ("rxtx", m.group(2)):
-                        return frozenset(i.effective or i.affinity or ()) & snapshot.online
+        nic, direction, queue = snapshot.nic(m.group(1)), m.group(2), int(m.group(3))
+        for irq, ref in nic.queue_irqs if nic is not None else ():
+            if (ref.queue == queue or queue in ref.extra) and ref.direction in ("rxtx", direction):
+                return runs_on(irq)
     return frozenset()
 
 
