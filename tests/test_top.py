@@ -101,6 +101,12 @@ def test_drops_come_from_softnet_stat(fixture_copy):
     assert drops == {0: "42", 1: "7"}
 
 
+def sample(snap, when, irqs, softirqs=None) -> Sample:
+    cpus = tuple(sorted(snap.online))
+    return Sample(when, cpus, {irq: tuple(counts.get(c, 0) for c in cpus) for irq, counts in irqs.items()},
+                  softirqs, None, ())
+
+
 def test_rates_from_two_samples():
     snap = discover(str(FIXTURES / "intel-2s-mlx5"))
     nic = next(n for n in snap.nics if n.queue_irqs)
@@ -110,23 +116,28 @@ def test_rates_from_two_samples():
     later[irq][5] = later[irq].get(5, 0) + 3000       # 1,500/s on CPU 5 over 2 s
     soft = {"NET_RX": dict.fromkeys(snap.online, 0), "NET_TX": dict.fromkeys(snap.online, 0)}
     soft2 = {"NET_RX": {**soft["NET_RX"], 7: 900}, "NET_TX": soft["NET_TX"]}
-    frame = build_frame(snap, Sample(12.0, later, soft2, None, ()), Sample(10.0, base, soft, None, ()))
+    frame = build_frame(snap, sample(snap, 12.0, later, soft2), sample(snap, 10.0, base, soft))
     assert frame.rates and frame.interval == 2.0
     assert frame.cpus[0].cpu == 5 and frame.cpus[0].irqs == 1500
     assert next(r for r in frame.cpus if r.cpu == 7).net_rx == 450
     assert all(r.irqs == 0 for r in frame.cpus[1:])
     q = frame.queues[0]
     assert (q.irq, q.irqs, q.cpus) == (irq, 1500, "5")
+    assert frame.cpus[0].queues.startswith(f"{nic.name}:")
     text = "\n".join(render_lines(frame, "irqd top"))
     assert "rates over 2.0 s" in text and "irq/s" in text
-    # a counter that went backwards (IRQ freed and reused) is not a negative rate
-    frame = build_frame(snap, Sample(12.0, base, None, None, ()), Sample(10.0, later, None, None, ()))
+    # a counter that went backwards (IRQ freed and requested again) is not a negative rate
+    frame = build_frame(snap, sample(snap, 12.0, base), sample(snap, 10.0, later))
     assert min(r.irqs for r in frame.cpus) == 0
+    # an IRQ requested between the samples counts all its interrupts as new
+    extra = max(base) + 1
+    frame = build_frame(snap, sample(snap, 11.0, {**base, extra: {3: 40}}), sample(snap, 10.0, base))
+    assert next(r for r in frame.cpus if r.cpu == 3).irqs == 40
 
 
 def test_render_fits_the_screen():
     snap = discover(str(FIXTURES / "intel-2s-mlx5"))
-    frame = build_frame(snap, Sample(1.0, {i.irq: dict(i.counts) for i in snap.irqs.values()}, None, None, ()))
+    frame = build_frame(snap, sample(snap, 1.0, {i.irq: dict(i.counts) for i in snap.irqs.values()}))
     lines = render_lines(frame, "irqd top", height=20, width=60)
     assert len(lines) <= 20 and max(map(len, lines)) <= 60
     assert any(line.lstrip().startswith("NIC") for line in lines), "both tables get room"
