@@ -269,10 +269,15 @@ def _geometry(nodes: list[_Node], online: int) -> _Geometry:
     labels = online <= LABEL_CPUS
     sizes = [_node_size(n, threads, labels) for n in nodes]
     node_w = max((w for w, _ in sizes), default=100)
-    # as many node columns as keep one panel about as tall as wide (both panels: about 2:1)
+    # as many node columns as keep one panel about as tall as wide, preferring full rows of nodes
     tallest = max((h for _, h in sizes), default=100)
-    node_cols = min(range(1, max(1, len(nodes)) + 1),
-                    key=lambda c: (abs(math.log((c * (node_w + GAP)) / (math.ceil(len(nodes) / c) * (tallest + GAP)))), c))
+    count = max(1, len(nodes))
+
+    def skew(c: int) -> float:
+        return abs(math.log((c * (node_w + GAP)) / (math.ceil(count / c) * (tallest + GAP))))
+
+    even = [c for c in range(1, count + 1) if count % c == 0 and skew(c) < 1.0]
+    node_cols = min(even or range(1, count + 1), key=lambda c: (skew(c), c))
     # nodes fill the panel's minimum width, so a small machine's labels fit
     node_w = max(node_w, (MIN_PANEL_W - GAP) // node_cols - GAP)
     rows = [sizes[i:i + node_cols] for i in range(0, len(sizes), node_cols)]
