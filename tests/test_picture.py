@@ -126,6 +126,31 @@ def test_isolated_cpus_are_hatched_with_their_reasons():
     assert now[0].get("class") == "cpu"
 
 
+def test_managed_irqs_are_round_and_say_so():
+    root = FIXTURES / "intel-2s-mlx5"
+    irq = discover(str(root)).nics[0].queue_irqs[0][0]
+    snap = discover(str(root), confirmed_managed=[irq])   # as after an apply whose write failed with EIO
+    p = plan(snap, default_config())
+    root_el = ET.fromstring(render_svg(snap, p))
+    check_picture(snap, p, root_el)
+    found = [e for e in root_el.iter(f"{SVG_NS}rect") if "irq" in _classes(e) and e.get("data-irq") == str(irq)]
+    assert len(found) == 2
+    for e in found:
+        assert "managed" in _classes(e) and e.get("rx")
+        assert "kernel-managed" in e.find(f"{SVG_NS}title").text
+
+
+def test_irqs_allowed_on_several_cpus_are_hollow():
+    # CentOS 7 prints no effective_affinity: the kernel does not say which allowed CPU takes the IRQ
+    snap, p = machine(FIXTURES / "old-kernel-centos7")
+    now, after = panels(ET.fromstring(render_svg(snap, p)))
+    hollow = {int(e.get("data-irq")) for e in now.iter(f"{SVG_NS}rect") if {"irq", "wide"} <= _classes(e)}
+    expect = {irq for irq in queue_irqs(snap) if len(snap.irqs[irq].effective or snap.irqs[irq].affinity) > 1}
+    assert hollow == expect and expect
+    after_hollow = {int(e.get("data-irq")) for e in after.iter(f"{SVG_NS}rect") if {"irq", "wide"} <= _classes(e)}
+    assert after_hollow == {i.irq for i in p.irqs if i.irq in expect and i.after is not None and len(i.after) > 1}
+
+
 def test_rps_and_xps_strips_follow_the_plan():
     snap, p = machine(FIXTURES / "intel-2s-mlx5")
     after = panels(ET.fromstring(render_svg(snap, p)))[1]
