@@ -17,10 +17,10 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from irqd.cli.picture import render_svg  # noqa: E402
-from irqd.config import default_config  # noqa: E402
-from irqd.discover import discover  # noqa: E402
-from irqd.planner import plan  # noqa: E402
+from irqd.cli.picture import render_svg
+from irqd.config import default_config
+from irqd.discover import discover
+from irqd.planner import plan
 
 
 def main() -> int:

@@ -32,6 +32,11 @@ since boot. ``--once`` prints one frame as plain text and exits (on the
 live machine it samples twice, ``--interval`` apart, to print rates).
 ``q`` quits.
 
+Cost: at 1,024 CPUs and 4,000 IRQs ``/proc/interrupts`` is 45 MB of text;
+reading and parsing it takes 1.6 to 3 s on a busy 2-CPU test VM, so frames
+come that often there, whatever ``--interval`` says. Working out the rates
+from two samples takes under a second (tuple comparison and ``map``, in C).
+
 Wiring: ``add_parser(sub)`` adds the subcommand, ``run(args)`` runs it.
 """
 
