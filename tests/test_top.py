@@ -18,7 +18,7 @@ from irqd.cli.top import Sample, build_frame, main, render_lines
 from irqd.discover import discover
 
 # `irqd top` once the lead wires add_parser() into irqd.cli; the module runs alone until then
-TOP = [sys.executable, "-m", "irqd.cli.top"]
+TOP = [sys.executable, "-m", "irqd", "top"]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 

@@ -104,6 +104,11 @@ def run_audit(args) -> int:
     except OSError as e:
         err(f"{args.root}: {e.strerror or e}")
         return exits.USAGE
-    result = audit(snap, config, make_plan(snap, config), stale_effective=stale_effective(root, snap.irqs))
-    sys.stdout.write(render_json(result) if args.format == "json" else render_table(result))
+    the_plan = make_plan(snap, config)
+    result = audit(snap, config, the_plan, stale_effective=stale_effective(root, snap.irqs))
+    if args.format == "html":
+        from .picture import render_audit_html
+        sys.stdout.write(render_audit_html(snap, the_plan, result, title=f"irqd audit: {snap.root}"))
+    else:
+        sys.stdout.write(render_json(result) if args.format == "json" else render_table(result))
     return result.exit_code

@@ -64,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "are fewer than cores; XPS maps each CPU of the node to one tx queue.")
     _root_arg(p)
     _config_arg(p)
-    p.add_argument("--format", choices=("table", "json", "diff"), default="table",
+    p.add_argument("--format", choices=("table", "json", "diff", "svg", "html"), default="table",
                    help="table: per NIC, each queue now and after (default); diff: only changes and a "
-                        "summary; json: stable, for scripts")
+                        "summary; json: stable, for scripts; svg: a picture of the machine, now and after; "
+                        "html: the same picture in one self-contained page to mail or attach to a ticket")
 
     p = sub.add_parser("apply", help="write the plan: IRQ affinities, RPS/RFS/XPS (saves originals first)",
                        description="Compute the plan and write only what differs from the current state. Each "
@@ -106,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="exit status: 0 clean, 1 findings, 2 bad input")
     _root_arg(p)
     _config_arg(p)
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json", "html"), default="table",
+                   help="table for people (default), json for scripts, html: the machine's picture with "
+                        "each finding marked on its CPUs")
 
     p = sub.add_parser("run", help="the daemon: apply, then follow netlink events and load",
                        description="Apply the plan, then keep it right: re-plan at once when devices appear, "
@@ -131,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     _root_arg(p)
     p.add_argument("--socket", default=None, metavar="PATH", help="status socket of the daemon")
     p.add_argument("--format", choices=("table", "json"), default="table")
+
+    from .top import add_parser as add_top
+    add_top(sub)
 
     p = sub.add_parser("config", help="check or show the configuration",
                        description="'irqd config check' validates a config file and lists every problem with "
@@ -188,6 +194,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "status":
         from .status import run_status
         return run_status(args)
+    if args.command == "top":
+        from .top import run as run_top
+        return run_top(args)
     if args.command == "capture":
         from ..discover.capture import capture
         return capture(args.root, args.dest, tar=args.tar, description=args.description)
@@ -221,7 +230,11 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"irqd: {e}", file=sys.stderr)
         return exits.USAGE
     result = plan(snap, config)
-    if args.format == "json":
+    if args.format in ("svg", "html"):
+        from .picture import render_html, render_svg
+        sys.stdout.write(render_svg(snap, result) if args.format == "svg" else
+                         render_html(snap, result, title=f"irqd plan: {snap.root}"))
+    elif args.format == "json":
         sys.stdout.write(render_json(result))
     elif args.format == "diff":
         sys.stdout.write(render_diff(result))

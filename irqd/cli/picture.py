@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 # The one line to change if CPU-list formatting moves again.
-from irqd.cpuset import format_list, parse_list
-from irqd.plan import IrqPlan, Plan
-from irqd.snapshot import NET_QUEUE, Snapshot
+from ..cpuset import format_list, parse_list
+from ..plan import IrqPlan, Plan
+from ..snapshot import NET_QUEUE, Snapshot
 
 LABEL_CPUS = 128          # print CPU numbers up to this many online CPUs
 TITLE_ITEMS = 8           # list at most this many items in one hover text

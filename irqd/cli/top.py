@@ -49,11 +49,11 @@ import sys
 import time
 from dataclasses import dataclass
 
-from irqd.cpuset import format_list
-from irqd.discover.interrupts import InterruptsFormatError, parse_interrupts
-from irqd.discover.procstat import StatFormatError, parse_softirqs
-from irqd.discover.root import Root, RootError
-from irqd.discover.softnet import Softnet, SoftnetFormatError, parse_softnet
+from ..cpuset import format_list
+from ..discover.interrupts import InterruptsFormatError, parse_interrupts
+from ..discover.procstat import StatFormatError, parse_softirqs
+from ..discover.root import Root, RootError
+from ..discover.softnet import Softnet, SoftnetFormatError, parse_softnet
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -251,7 +251,8 @@ def render_lines(frame: Frame, title: str, height: int | None = None, width: int
     isolated = sum(1 for r in frame.cpus if r.isolated)
     when = f"rates over {frame.interval:.1f} s" if frame.rates and frame.interval else \
         "totals since boot (one sample: no rates)"
-    head = [f"{title}  {when}  {len(frame.cpus)} CPUs, {isolated} isolated (I), {len(frame.queues)} queue IRQs  q: quit"]
+    head = [f"{title}  {when}  {len(frame.cpus)} CPUs, {isolated} isolated (I), "
+            f"{len(frame.queues)} queue IRQs  q: quit"]
     cpu_head = f"{'CPU':>5} {'node':>4}   {'irq' + unit:>10} {'NET_RX' + unit:>12} {'NET_TX' + unit:>12} " \
                f"{'drops' + unit:>11}  queues"
     queue_head = f"{'NIC':<16} {'queue':>8} {'irq':>6} {'irq' + unit:>10}  CPU"
@@ -292,7 +293,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from irqd.discover import DiscoveryError, discover
+    from ..discover import DiscoveryError, discover
     if args.interval <= 0:
         print("irqd top: --interval must be above 0", file=sys.stderr)
         return EXIT_BAD_INPUT
