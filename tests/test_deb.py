@@ -27,15 +27,13 @@ FIXTURE = REPO / "fixtures" / "sysfs" / "dev-virtio-2cpu"
 BUILD_TOOLS = {"dpkg-buildpackage": "dpkg-dev", "dh": "debhelper", "dh_python3": "dh-python",
                "lintian": "lintian", "man": "man-db", "unshare": "util-linux"}
 
-pytestmark = [
-    pytest.mark.skipif(os.environ.get("IRQD_TEST_DEB") != "1",
-                       reason="builds a Debian package (~1 min): set IRQD_TEST_DEB=1 (.ci/run does)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="installs into an overlay root: needs root"),
-]
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    if os.environ.get("IRQD_TEST_DEB") != "1":
+        pytest.skip("builds a Debian package (~1 min): set IRQD_TEST_DEB=1 (.ci/run does)")
+    if os.geteuid() != 0:
+        pytest.skip("installs into an overlay root: needs root")
     missing = sorted({pkg for tool, pkg in BUILD_TOOLS.items() if shutil.which(tool) is None})
     assert not missing, f"apt-get install {' '.join(missing)}"
     work = tmp_path_factory.mktemp("deb")
