@@ -82,7 +82,9 @@ def test_pins_cover_the_project_dependencies():
     for requirement in project:
         if "python_version<" in requirement.replace(" ", ""):
             continue    # tomli: only before 3.11, and Debian 12 has 3.11
-        name = re.sub(r"[-_.]+", "-", re.match(r"[\w.-]+", requirement).group(0)).lower()
+        m = re.match(r"[\w.-]+", requirement)
+        assert m, requirement
+        name = re.sub(r"[-_.]+", "-", m.group(0)).lower()
         assert name in pinned, f"{name} (pyproject.toml) is not pinned in packaging/requirements.txt"
 
 

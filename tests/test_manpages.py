@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import typing
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,7 @@ def test_irqd_toml_5_has_every_key_with_its_default(pages):
     for name, field in Config.model_fields.items():
         nested = getattr(field.annotation, "model_fields", None)
         if nested is None and getattr(field.annotation, "__origin__", None) is list:
-            nested = field.annotation.__args__[0].model_fields
+            nested = typing.get_args(field.annotation)[0].model_fields
             assert f"[[{name}]]" in text
         if nested is None:
             default = field.get_default()

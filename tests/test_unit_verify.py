@@ -28,8 +28,8 @@ pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                 reason="systemd-analyze is not installed (apt-get install systemd)")
 
 
-def directives(text):
-    out = {}
+def directives(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
     for line in text.splitlines():
         if "=" in line and not line.lstrip().startswith(("#", "[")):
             key, value = line.split("=", 1)
