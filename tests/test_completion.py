@@ -55,7 +55,7 @@ def test_bash_completes_every_option_of_every_command(scripts):
 
 
 def test_bash_completes_choices_nested_commands_and_paths(scripts, tmp_path):
-    assert complete_bash(scripts["bash"], ["irqd", "plan", "--format", ""]) == ["table", "json", "diff"]
+    assert complete_bash(scripts["bash"], ["irqd", "plan", "--format", ""]) == ["table", "json", "diff", "svg", "html"]
     assert set(complete_bash(scripts["bash"], ["irqd", "config", ""])) == {"check", "show"}
     (tmp_path / "tree-a").mkdir()
     (tmp_path / "tree-file").write_text("")

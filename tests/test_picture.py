@@ -80,7 +80,7 @@ def check_picture(snap, p, root: ET.Element) -> None:
             assert ("excluded" in _classes(e)) == (cpu in excluded), f"CPU {cpu}"
             if cpu in excluded:
                 sources = {s for s, cpus in p.excluded.items() if cpu in cpus}
-                assert set(e.get("data-excluded").split(",")) == sources
+                assert set(e.get("data-excluded").split(" ")) == sources
                 assert "excluded: " in e.find(f"{SVG_NS}title").text
         placed = marks(side)
         assert sorted(irq for irq, _ in placed) == sorted(qirqs), "one mark per queue IRQ"
@@ -122,7 +122,7 @@ def test_isolated_cpus_are_hatched_with_their_reasons():
     root = ET.fromstring(render_svg(snap, p))
     now = cells(panels(root)[0])
     assert now[5].get("class") == "cpu excluded"
-    assert "cmdline:nohz_full" in now[5].get("data-excluded").split(",")
+    assert "cmdline:nohz_full" in now[5].get("data-excluded").split(" ")
     assert now[0].get("class") == "cpu"
 
 

@@ -171,7 +171,8 @@ def irqd_8(parser: argparse.ArgumentParser) -> str:
            ".SH SYNOPSIS"]
     for child in sub._choices_actions:
         child_parser = sub.choices[child.dest]
-        out += [".PP", f"{bold('irqd ' + child.dest)} {esc(_usage(child_parser).removeprefix('irqd ' + child.dest).strip())}"]
+        usage = _usage(child_parser).removeprefix("irqd " + child.dest).strip()
+        out += [".PP", f"{bold('irqd ' + child.dest)} {esc(usage)}"]
     out += [".PP", f"{bold('irqd')} {bold('--version')}"]
     out += [".SH DESCRIPTION", *_paragraphs(desc)]
     examples, prose = _split_epilog(parser.epilog or "")
@@ -381,7 +382,8 @@ def irqd_toml_5(conf_text: str) -> str:
                          + ": every key of the model needs a comment there")
     parse_config(EXAMPLE, "EXAMPLE")    # the page never shows a config irqd would refuse
     out += [".SH EXAMPLE", *_verbatim(EXAMPLE.splitlines())]
-    out += [".SH FILES", ".TP", bold(DEFAULT_PATH), esc("the file read by every irqd command unless --config names another"),
+    out += [".SH FILES", ".TP", bold(DEFAULT_PATH),
+            esc("the file read by every irqd command unless --config names another"),
             ".SH SEE ALSO", f"{bold('irqd')}(8)"]
     return "\n".join(out) + "\n"
 

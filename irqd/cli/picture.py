@@ -359,7 +359,8 @@ def _draw_cell(svg: _Svg, snap: Snapshot, cpu: int, node: int | None, core: _Cor
     attrs = f' data-cpu="{cpu}"'
     if cpu in excluded:
         cls += " excluded"
-        attrs += f' data-excluded={quoteattr(",".join(excluded[cpu]))}'
+        # space-separated: a source name may hold commas (cmdline:isolcpus(managed_irq,domain))
+        attrs += f' data-excluded={quoteattr(" ".join(excluded[cpu]))}'
     if cpu in findings:
         cls += " finding"
         attrs += f' data-findings="{",".join(str(n) for n in findings[cpu])}"'
