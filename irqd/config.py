@@ -175,6 +175,7 @@ class Config(_Strict):
     rps_virtual: bool = False
     follow_affinity_hint: bool = False
     rfs_entries: Annotated[int, Field(ge=0, le=1 << 26)] = 32768
+    irqs_in_netns: bool = False
     isolation: Isolation = Isolation()
     daemon: Daemon = Daemon()
     device: list[Device] = []

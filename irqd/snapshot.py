@@ -187,6 +187,7 @@ class Snapshot:
     uptime: float | None
     problems: tuple[Problem, ...] = field(default=())
     live: bool = False              # read from the running machine (root /), not a captured tree
+    foreign_netns: bool = False     # read inside a network namespace other than PID 1's
 
     def nic(self, name: str) -> Nic | None:
         return next((n for n in self.nics if n.name == name), None)

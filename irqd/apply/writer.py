@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .. import exits
@@ -277,6 +277,38 @@ class Applier:
             self.state.originals.pop(rel, None)
         self.done.clear()
         self.dirty = True
+
+
+# a refused write can only ever mark more IRQs managed, so this settles fast;
+# the bound is for a kernel that refuses something new every time
+_MAX_SETTLE_ROUNDS = 3
+
+
+def apply_settled(root: str, state: State, snap: Snapshot, todo: list[Target],
+                  replan: Callable[[Snapshot], list[Target]], respect_others: bool = False) -> Report:
+    """Write ``todo``; when the kernel refuses writes (managed IRQs), re-plan at once and write again.
+
+    A refused IRQ stays where the kernel keeps it, so what the plan placed
+    around it (the other IRQs of its node) is re-planned with it left alone,
+    now rather than on the next run: one refused write must not leave every
+    other device IRQ on the same CPU.
+    """
+    from ..discover import DiscoveryError, discover  # re-read only when the kernel said no
+
+    report = round_ = Applier(root, state, snap, respect_others).run(todo)
+    for _ in range(_MAX_SETTLE_ROUNDS):
+        if not any(o.status == "managed" for o in round_.outcomes):
+            break
+        try:
+            snap = discover(root, confirmed_managed=state.managed)
+        except DiscoveryError:
+            break   # the machine went away under us: what was written stands, and is saved
+        todo = replan(snap)
+        if not todo:
+            break
+        round_ = Applier(root, state, snap, respect_others).run(todo)
+        report.outcomes.extend(o for o in round_.outcomes if o.status != "same")
+    return report
 
 
 def _permission_message(host: str, scope: str) -> str:

@@ -9,14 +9,7 @@ from collections.abc import Callable
 from .. import exits
 from ..apply.state import State, StateError, load_state
 from ..apply.targets import SCOPES, targets
-from ..apply.writer import (
-    Applier,
-    ApplyRefused,
-    Lock,
-    PermissionProblem,
-    Report,
-    restore,
-)
+from ..apply.writer import ApplyRefused, Lock, PermissionProblem, Report, apply_settled, restore
 from ..discover import DiscoveryError, Root, RootError, discover
 from ..discover.processes import irqbalance_pids
 from ..planner import plan
@@ -96,7 +89,8 @@ def run_apply(args: Namespace) -> int:
         if answer not in ("y", "yes"):
             print("nothing written")
             return exits.OK
-    return _locked(state, lambda: Applier(args.root, state, snap).run(todo), "apply",
+    return _locked(state, lambda: apply_settled(args.root, state, snap, todo,
+                                                lambda s: targets(plan(s, config), only)), "apply",
                    "; nothing was left changed")
 
 

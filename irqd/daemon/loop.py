@@ -89,8 +89,14 @@ class Daemon:
                 pins[p.irq] = next(iter(p.after))
         return pins
 
-    def replan(self, why: str, *, keep: bool = True, moves: dict[int, int] | None = None) -> None:
-        """Discover, plan around what runs (``keep``), and write only what differs."""
+    def replan(self, why: str, *, keep: bool = True, moves: dict[int, int] | None = None,
+               settle: int = 2) -> None:
+        """Discover, plan around what runs (``keep``), and write only what differs.
+
+        When the kernel refuses a write (a managed IRQ), re-plan at once
+        (``settle`` more times at most), so the IRQs placed around it move
+        now, not at the next event.
+        """
         try:
             snap = discover(self.root, confirmed_managed=self.state.managed)
         except DiscoveryError as e:
@@ -121,6 +127,8 @@ class Daemon:
         self.placement = self._placement(snap, report)
         self.replans += 1
         self._report(why, report)
+        if settle and any(o.status == "managed" for o in report.outcomes):
+            self.replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, settle=settle - 1)
 
     def _placement(self, snap: Snapshot, report: Report) -> dict[int, CpuSet | None]:
         """Where each IRQ runs now: what irqd just wrote, else what discovery read."""

@@ -10,6 +10,7 @@ MAC addresses are not copied.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import socket
@@ -17,7 +18,8 @@ import sys
 import tarfile
 
 from .. import __version__
-from .root import Root, RootError
+from .irqdebug import DEBUG_IRQS
+from .root import STATE_FILE, Root, RootError
 
 IRQ_FILES = ("smp_affinity", "smp_affinity_list", "effective_affinity", "effective_affinity_list",
              "affinity_hint", "node")
@@ -102,6 +104,11 @@ class Capture:
             if entry.isdigit():
                 for name in SYSIRQ_FILES:
                     self.file(f"sys/kernel/irq/{entry}/{name}")
+        # the kernel's own word on which IRQs it manages (debugfs, root only):
+        # kept, so discovery of the capture knows what it proved here
+        for entry in r.listdir(DEBUG_IRQS):
+            if entry.isdigit():
+                self.file(f"{DEBUG_IRQS}/{entry}")
         self._cpus()
         self._nodes()
         for bdf in r.listdir("sys/bus/pci/devices"):
@@ -181,6 +188,13 @@ def capture(root_path: str, dest: str, tar: bool = False, description: str | Non
     os.makedirs(dest, exist_ok=True)
     cap = Capture(root, dest)
     cap.run()
+    proved = _refused_writes(root)
+    if proved:
+        # a write the kernel refused (EIO) proves an IRQ managed: the capture
+        # keeps it in irqd's own state format, so discovery of it knows too
+        os.makedirs(os.path.dirname(os.path.join(dest, STATE_FILE)), exist_ok=True)
+        with open(os.path.join(dest, STATE_FILE), "w") as f:
+            json.dump({"version": 1, "originals": {}, "written": {}, "identity": {}, "managed": proved}, f)
     kernel = root.read_line("proc/sys/kernel/osrelease") or ""
     meta = {
         "description": description or f"captured from {'this host' if root.is_live else root.path}",
@@ -202,6 +216,17 @@ def capture(root_path: str, dest: str, tar: bool = False, description: str | Non
             t.add(dest, arcname=os.path.basename(dest.rstrip("/")))
         print(f"packed {archive}")
     return 0
+
+
+def _refused_writes(root: Root) -> list[int]:
+    """IRQs whose affinity write the kernel refused, from irqd's state file under the root."""
+    text = root.read(STATE_FILE)
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return []
+    managed = data.get("managed") if isinstance(data, dict) else None
+    return sorted(i for i in managed if isinstance(i, int)) if isinstance(managed, list) else []
 
 
 def _toml_str(value: str) -> str:

@@ -14,6 +14,7 @@ from .. import snapshot as S
 from ..cpuset import CpuSet, digits_for
 from .cmdline import parse_cmdline
 from .interrupts import InterruptsFormatError, IrqRow, parse_interrupts
+from .irqdebug import read_debug_flags
 from .managed import managed_hints
 from .netdev import RPS_SOCK_FLOW, NetDevice, read_net_devices
 from .pci import read_pci_functions
@@ -73,7 +74,8 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
     nics, irq_nic = _nics(netdevs, pci, irq_device, actions)
 
     confirmed = set(confirmed_managed)
-    managed_likely = managed_hints(interrupts.irqs, irq_device, pci, affinities, sets.online)
+    debug = read_debug_flags(root, [row.irq for row in interrupts.irqs])
+    hints = managed_hints(interrupts.irqs, irq_device, pci, affinities, sets.online, debug)
     irqs: dict[int, S.Irq] = {}
     for row in interrupts.irqs:
         aff = affinities[row.irq]
@@ -82,8 +84,8 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
         managed = reason = None
         if row.irq in confirmed:
             managed, reason = "confirmed", "the kernel refused an affinity write (EIO/EPERM)"
-        elif row.irq in managed_likely:
-            managed, reason = "likely", managed_likely[row.irq]
+        elif row.irq in hints:
+            managed, reason = hints[row.irq]
         chip = row.chip
         irqs[row.irq] = S.Irq(
             irq=row.irq,
@@ -130,7 +132,28 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
         uptime=_parsed(root, "proc/uptime", parse_uptime),
         problems=tuple(root.problems),
         live=root.is_live,
+        foreign_netns=_foreign_netns(root),
     )
+
+
+def _foreign_netns(root: Root) -> bool:
+    """Is the reader in another network namespace than the host's?
+
+    ``/sys/class/net`` shows the reader's namespace while ``/proc/irq`` is
+    always the host's. The host's is kthreadd's (PID 2: kernel threads live
+    in the initial namespace), else PID 1's when PID 2 is not kthreadd (a
+    PID namespace) or cannot be read. ``/proc/self/ns/net`` is the reader's.
+    A captured tree has none of these links: taken as the host's.
+    """
+    mine = root.link_target("proc/self/ns/net")
+    if mine is None:
+        return False
+    init = None
+    if (root.read_line("proc/2/comm") or "") == "kthreadd":
+        init = root.link_target("proc/2/ns/net")
+    if init is None:
+        init = root.link_target("proc/1/ns/net")
+    return init is not None and mine != init
 
 
 def _short(items: list[int]) -> str:

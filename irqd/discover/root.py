@@ -185,6 +185,13 @@ class Root:
             done.append(part)
         return "/".join(done)
 
+    def link_target(self, rel: str) -> str | None:
+        """A symlink's target as the kernel wrote it (``net:[4026531840]``), or None."""
+        try:
+            return os.readlink(self.host(rel))
+        except OSError:
+            return None
+
     def link_name(self, rel: str) -> str | None:
         """Last path component of a symlink's target (e.g. a driver's name)."""
         try:

@@ -24,7 +24,7 @@ from .. import exits
 from .. import snapshot as S
 from ..cpuset import CpuSet, format_list
 from ..plan import IrqPlan, Plan, QueuePlan
-from .candidates import HANDS_OFF, Candidates, Core, Where
+from .candidates import HANDS_OFF, IDLE_RATE, Candidates, Core, Where
 
 if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads the model
     from ..config import Config
@@ -162,6 +162,11 @@ class _Ctx:
 
     def judged_irq(self, i: S.Irq) -> bool:
         return self.cands.judged_irq(i)
+
+    def barely_fires(self, i: S.Irq) -> bool:
+        """Fewer than IDLE_RATE interrupts a second since boot (no uptime known: never fired)."""
+        up = self.snap.uptime
+        return i.total == 0 if not up or up <= 0 else i.total / up < IDLE_RATE
 
     def nic(self, name: str) -> S.Nic:
         nic = self.snap.nic(name)
@@ -457,7 +462,7 @@ def _xps(ctx: _Ctx) -> None:
         where = ctx.where(nic)
         if where is None:
             continue
-        cand = where.cpus
+        cand = ctx.cands.xps_senders(nic, where)
         own: dict[int, set[int]] = defaultdict(set)
         if not nic.virtual:
             for q, cpus in _queue_cpus(ctx, nic).items():
@@ -552,12 +557,23 @@ def _effective(ctx: _Ctx) -> None:
         if irq in ctx.stale:
             stale += 1
             continue
-        score.checked += 1
         if i.effective and not i.effective <= i.affinity:
+            if ctx.barely_fires(i):
+                # x86 and others move an IRQ at its next interrupt: one that
+                # barely fires keeps its old effective CPU until then
+                ctx.add("effective", ctx.irq_label(i),
+                        f"pending: moves to {_v(i.affinity)} at its next interrupt (now on CPU "
+                        f"{_v(i.effective)}; it fired {i.total} time(s) since boot)",
+                        _irq_plan_text(ctx.irq_plan.get(irq)), counted=False)
+                continue
+            score.checked += 1
             ctx.add("effective", ctx.irq_label(i),
                     f"affinity {_v(i.affinity)} but the kernel runs it on CPU {_v(i.effective - i.affinity)} "
-                    "(vector space full, a refused or pending write, or an interrupt chip that cannot follow)",
+                    "although it fires often (vector space full, a refused write, or an interrupt chip that "
+                    "cannot follow)",
                     _irq_plan_text(ctx.irq_plan.get(irq)))
+        else:
+            score.checked += 1
     if no_file:
         ctx.unknown("effective", f"{no_file} IRQ(s) without effective_affinity (kernel before 4.15 or the chip "
                                  "does not report it)")

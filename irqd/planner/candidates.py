@@ -16,6 +16,7 @@ Pure: it reads the snapshot and the config, nothing else.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,22 @@ Core = tuple  # (package, die, core) or ("cpu", n) when the topology is unknown
 
 # A device policy that means "irqd does not place this device at all".
 HANDS_OFF = ("manual", "ignore")
+
+# An IRQ firing less than this often (interrupts per second, on average)
+# barely fires: its load drives no placement, and the kernel may not have
+# moved it yet since its affinity last changed (it moves at the next one).
+IDLE_RATE = 1.0
+
+# Loads are compared in steps of a quarter octave (about 19%), so counts
+# that grow by a few percent between two runs do not reorder anything.
+_STEPS_PER_OCTAVE = 4
+
+
+def placement_weight(rate: float) -> float:
+    """What an IRQ's rate weighs when placing: 0 when it barely fires, else the rate on a coarse scale."""
+    if rate < IDLE_RATE:
+        return 0.0
+    return 2.0 ** (round(math.log2(rate) * _STEPS_PER_OCTAVE) / _STEPS_PER_OCTAVE)
 
 
 def _switch_for(source: str) -> str:
@@ -93,6 +110,14 @@ class Candidates:
     def siblings(self, cpu: int) -> CpuSet:
         t = self.snap.topology.get(cpu)
         return t.siblings if t else frozenset({cpu})
+
+    def sibling_excluded(self, cpu: int) -> bool:
+        """Does an SMT sibling of ``cpu`` belong to an excluded (isolated, banned) CPU?
+
+        Siblings share the core's execution units: IRQ work on one is felt
+        by the workload on the other, so such a thread is used last.
+        """
+        return bool((self.siblings(cpu) - {cpu}) & self.excluded_cpus)
 
     def llc(self, cpu: int) -> CpuSet | None:
         t = self.snap.topology.get(cpu)
@@ -181,6 +206,14 @@ class Candidates:
     def device_where(self, fn: S.PciFunction | None, what: str) -> Where | None:
         """Where a storage or other device IRQ may go: its function's node, the global settings."""
         return self.where(fn.numa_node if fn else None, fn.local_cpus if fn else None, None, what)
+
+    def xps_senders(self, nic: S.Nic, where: Where) -> CpuSet:
+        """The CPUs that should each send through exactly one of a NIC's tx queues.
+
+        A physical NIC: every eligible CPU of every node, since a CPU in no
+        map hashes its flows over all queues; a virtual one: where it may go.
+        """
+        return where.cpus if nic.virtual else self.eligible
 
     def move_targets(self, cpu: int) -> CpuSet:
         """CPUs a load move may take an IRQ on ``cpu`` to: eligible CPUs of the same node."""

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 from .. import snapshot as S
 from ..cpuset import CpuSet, format_list
 from ..plan import IrqPlan
-from .candidates import HANDS_OFF, Candidates, Core, Where
+from .candidates import HANDS_OFF, Candidates, Core, Where, placement_weight
+
+# A CPU already carrying an IRQ keeps it unless its load is this many times
+# what the IRQ would add to the least-loaded candidate: small gains never
+# move anything (people turned irqbalance off because it kept moving IRQs).
+KEEP_UNLESS_GAIN = 2.0
+
+_Slot = tuple[str, tuple[int, list[int]], Where, str]   # (nic, (queue, irqs), where, policy)
 
 if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads the model
     from ..config import Config
@@ -40,12 +47,15 @@ class Placement:
         self.cfg = config
         self.cands = cands
         self.pinned = pinned
-        self.load = load
-        self.mean_load = sum(load.values()) / len(load) if load else 0.0
+        # what each IRQ weighs when placing: idle ones nothing, the rest on a
+        # coarse scale, so the noise between two runs changes no decision
+        self.load = {irq: placement_weight(rate) for irq, rate in load.items()}
+        self.mean_load = sum(self.load.values()) / len(self.load) if self.load else 0.0
         self.notes: list[str] = []
         self.eligible = cands.eligible
         self.core_of = cands.core_of
         self.core_idx = {c: cands.core_order.get(cands.core_of[c], c) for c in snap.online}
+        self.sib_excluded = {c: cands.sibling_excluded(c) for c in self.eligible}
         self.state = _State()
         self.irq_plans: dict[int, IrqPlan] = {}
         self.slot_cpu: dict[tuple[str, int], int] = {}
@@ -56,6 +66,13 @@ class Placement:
             for irq in self.snap.irqs:
                 self.set_irq(irq, None, "no eligible CPU")
             return
+        if self.snap.foreign_netns and not self.cfg.irqs_in_netns:
+            self.notes.append("inside a network namespace other than the host's: /proc/irq belongs to the host, so "
+                              "every IRQ is left alone and only this namespace's RPS/XPS maps are planned "
+                              "(irqs_in_netns = true to place IRQs anyway)")
+            for irq in self.snap.irqs:
+                self.set_irq(irq, None, "network namespace: the host's IRQ, left alone")
+            return
         self._fixed()
         self._queues()
         self._net_other()
@@ -63,22 +80,26 @@ class Placement:
         self._platform()
 
     def place_slot(self, cpus: CpuSet, policy: str, nic: str) -> int:
-        """One queue: the emptiest core first, then a core this NIC is not on yet, then its emptiest thread.
+        """One queue: the emptiest thread, physical cores first, beside an excluded sibling last.
 
-        The global count comes first, so no core takes a second queue while
-        another core of the node has none; the NIC's own count next, so NICs
-        that share a node each spread over all of its cores; SMT siblings
-        only after every core has a queue; measured load breaks ties.
+        Balanced per eligible thread, so a core whose other thread is
+        isolated never takes more than its share (queues beyond the core
+        count land at ceil(queues / threads) per thread). Among equally
+        loaded threads: one whose sibling is excluded last (the isolated
+        workload would feel the IRQ work on its core), then the emptiest
+        core (no core takes a second queue while another has none), then a
+        core this NIC is not on yet (NICs sharing a node each spread over
+        all of it), then measured load, then a stable order.
         """
         st = self.state
-        core_of, order = self.core_of, self.core_idx
+        core_of, order, sib = self.core_of, self.core_idx, self.sib_excluded
         per_core, per_cpu, load = st.queue_per_core, st.queue_per_cpu, st.load_per_cpu
         mine, mine_cpu = st.nic_per_core[nic], st.nic_per_cpu[nic]
         if policy == "pack":
             return min(cpus, key=lambda c: (per_cpu[c], order[c], c))
         core_load = st.load_per_core
-        return min(cpus, key=lambda c: (per_core[core_of[c]], mine[core_of[c]], per_cpu[c], mine_cpu[c],
-                                        core_load[core_of[c]], load[c], order[c], c))
+        return min(cpus, key=lambda c: (per_cpu[c], sib.get(c, False), per_core[core_of[c]], mine[core_of[c]],
+                                        mine_cpu[c], core_load[core_of[c]], load[c], order[c], c))
 
     def take_slot(self, cpu: int, irqs: list[int], nic: str) -> None:
         core = self.core_of[cpu]
@@ -176,6 +197,11 @@ class Placement:
         # each onto the least-loaded of the emptiest cores; without load the
         # round-robin order above stands (the sort is stable)
         order.sort(key=lambda slot: -sum(self.load.get(i, 0.0) for i in slot[1][1]))
+        # what already runs acceptably stays, and counts, before anything new is placed
+        keep = self._acceptable_slots(order)
+        for name, (q, irqs), _, _ in order:
+            if (name, q) in keep:
+                self.take_slot(keep[(name, q)][0], irqs, name)
         for name, (q, irqs), where, policy in order:
             lane_nic = self.snap.nic(name)
             assert lane_nic is not None  # the lanes hold the snapshot's own NICs
@@ -185,12 +211,13 @@ class Placement:
                                                   f"{where.label()}")
                 continue
             hint = self.snap.irqs[irqs[0]].hint
-            kept = {self.pinned.get(i) for i in irqs}
-            keep = next(iter(kept)) if len(kept) == 1 else None
-            if keep is not None and keep in where.cpus:
-                cpu = keep
-                why = f"{name} queue {q}: kept on CPU {cpu}"
-            elif self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
+            if (name, q) in keep:
+                cpu, why = keep[(name, q)]
+                self.slot_cpu[(name, q)] = cpu
+                for irq in irqs:
+                    self.set_irq(irq, frozenset({cpu}), why)
+                continue
+            if self.cfg.follow_affinity_hint and hint and hint <= where.cpus:
                 cpu = min(hint)
                 why = f"{name} queue {q}: driver's affinity_hint {format_list(hint)}"
             else:
@@ -208,11 +235,65 @@ class Placement:
                 self.set_irq(irq, frozenset({cpu}), why if lane_nic.kind != S.UNMAPPED else
                              f"{name}: queue mapping unknown; its vectors are spread like queues")
 
+    def _current_cpu(self, irqs: list[int]) -> int | None:
+        """The one CPU all of these IRQs are pinned to now, if there is one."""
+        cpus = {self.snap.irqs[i].affinity for i in irqs}
+        if len(cpus) != 1:
+            return None
+        (affinity,) = cpus
+        return next(iter(affinity)) if affinity is not None and len(affinity) == 1 else None
+
+    def _acceptable_slots(self, order: list[_Slot]) -> dict[tuple[str, int], tuple[int, str]]:
+        """Queues to leave where they are: (nic, queue) -> (CPU, reason).
+
+        The daemon's pins stay as they are. Otherwise a queue already pinned
+        to one candidate CPU stays when that keeps every rule of the spread:
+        at most ceil(queues / threads) per thread (floor beside an excluded
+        sibling), at most ceil(queues / cores) per core, so the plan moves
+        only what is wrong and a second run moves nothing.
+        """
+        keep: dict[tuple[str, int], tuple[int, str]] = {}
+        groups: dict[CpuSet, list[_Slot]] = defaultdict(list)
+        for slot in order:
+            name, (q, irqs), where, policy = slot
+            pin = {self.pinned.get(i) for i in irqs}
+            cpu = next(iter(pin)) if len(pin) == 1 else None
+            if cpu is not None and cpu in where.cpus:
+                keep[(name, q)] = (cpu, f"{name} queue {q}: kept on CPU {cpu}")
+            elif policy == "spread":
+                groups[where.cpus].append(slot)
+        for cpus, slots in groups.items():
+            units = len(slots)
+            cores = {self.core_of[c] for c in cpus}
+            thread_cap = -(-units // len(cpus))
+            core_cap = -(-units // len(cores))
+            per_cpu: dict[int, int] = defaultdict(int)
+            per_core: dict[Core, int] = defaultdict(int)
+            for name, (q, irqs), where, _ in sorted(slots, key=lambda slot: (slot[0], slot[1][0])):
+                cpu = self._current_cpu(irqs)
+                if cpu is None or cpu not in cpus:
+                    continue
+                cap = units // len(cpus) if self.sib_excluded.get(cpu) else thread_cap
+                core = self.core_of[cpu]
+                if per_cpu[cpu] < cap and per_core[core] < core_cap:
+                    per_cpu[cpu] += 1
+                    per_core[core] += 1
+                    keep[(name, q)] = (cpu, f"{name} queue {q}: stays on CPU {cpu}, an eligible CPU of "
+                                            f"{where.label()} within the spread")
+        return keep
+
     def _keep_or_least_loaded(self, irq: int, cpus: CpuSet) -> tuple[int, bool]:
-        """A pinned CPU (the daemon keeps what works) if it is still a candidate, else the least loaded."""
+        """A pinned CPU (the daemon keeps what works) if it is still a candidate; then the CPU the IRQ
+        is pinned to now, unless moving it would gain much; else the least loaded."""
         cpu = self.pinned.get(irq)
         if cpu is not None and cpu in cpus:
             return cpu, True
+        cpu = self._current_cpu([irq])
+        if cpu is not None and cpu in cpus:
+            st, weight = self.state, self.load.get(irq, 0.0)
+            best = self.least_loaded(cpus)
+            if weight == 0.0 or st.load_per_cpu[cpu] <= KEEP_UNLESS_GAIN * (st.load_per_cpu[best] + weight):
+                return cpu, True
         return self.least_loaded(cpus), False
 
     def _net_other(self) -> None:

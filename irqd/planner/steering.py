@@ -121,33 +121,12 @@ class Steering:
                 self._queue(out, nic, f"tx-{q.index}", "xps_cpus", q.xps_cpus, frozenset(), "xps = 'off'")
             return
         maps: dict[int, set[int]] = {q.index: set() for q in nic.tx}
-        owner: dict[int, int] = {}
         if nic.virtual:
             for n, cpu in enumerate(sorted(where.cpus)):
                 maps[sorted(maps)[n % len(maps)]].add(cpu)
             why = {q: "xps = 'on' for a virtual device: eligible CPUs dealt round-robin" for q in maps}
         else:
-            why = {}
-            for qi in sorted(maps):
-                slot = self.slot_cpu.get((nic.name, qi))
-                if slot is not None and slot in where.cpus and slot not in owner:
-                    owner[slot] = qi
-                    maps[qi].add(slot)
-            anchored = {qi: next(iter(c)) for qi, c in maps.items() if c}
-            for cpu in sorted(where.cpus - set(owner)):
-                to = self._xps_queue(cpu, anchored, maps)
-                if to is not None:
-                    maps[to].add(cpu)
-            for qi in maps:
-                slot = self.slot_cpu.get((nic.name, qi))
-                if qi in anchored:
-                    why[qi] = (f"tx-{qi} sends from CPU {anchored[qi]} (its IRQ) and the CPUs sharing its cache "
-                               "that carry no queue")
-                elif slot is not None and slot in owner:
-                    why[qi] = (f"tx-{qi}: its IRQ's CPU {slot} already sends through tx-{owner[slot]} "
-                               "(more queues than CPUs); no XPS map")
-                else:
-                    why[qi] = f"tx-{qi} has no IRQ of its own on this node; no XPS map"
+            why = self._xps_physical(nic, where, maps)
         for q in nic.tx:
             self._queue(out, nic, f"tx-{q.index}", "xps_cpus", q.xps_cpus, frozenset(maps[q.index]), why[q.index])
             if self.cfg.xps_mode == "rxqs" and q.xps_rxqs is not None:
@@ -155,15 +134,64 @@ class Steering:
                 self._queue(out, nic, f"tx-{q.index}", "xps_rxqs", q.xps_rxqs, rxq,
                             f"xps_mode = 'rxqs': tx-{q.index} serves flows received on rx-{q.index}")
 
-    def _xps_queue(self, cpu: int, anchored: dict[int, int], maps) -> int | None:
-        """The tx queue for a CPU without one: a queue whose CPU shares its L2, then its LLC, then any."""
-        if not anchored:
-            return None
-        for share in (self.cands.siblings(cpu), self.cands.llc(cpu) or frozenset()):
-            near = [q for q, c in anchored.items() if c in share]
-            if near:
-                return min(near, key=lambda q: (len(maps[q]), q))
-        return min(anchored, key=lambda q: (len(maps[q]), q))
+    def _xps_physical(self, nic: S.Nic, where: Where, maps: dict[int, set[int]]) -> dict[int, str]:
+        """Every eligible CPU of every node onto exactly one tx queue (scaling.rst: "each CPU maps onto one queue").
+
+        A CPU that carries queue i's IRQ sends through queue i. The other CPUs,
+        the NIC's own node first and then by distance, take a spare queue (one
+        no CPU sends through yet) first, the one whose IRQ is nearest; when no
+        queue is spare, the nearest queue by SMT core, cache and node, the
+        least used first. A CPU left out would hash its flows over every
+        queue and contend on their locks.
+        """
+        cands, name = self.cands, nic.name
+        irq_cpu = {q: c for q in maps if (c := self.slot_cpu.get((name, q))) is not None}
+        owner: dict[int, int] = {}
+        senders = cands.xps_senders(nic, where)
+        for q in sorted(maps):
+            cpu = irq_cpu.get(q)
+            if cpu is not None and cpu in senders and cpu not in owner:
+                owner[cpu] = q
+                maps[q].add(cpu)
+        home = where.node
+
+        def distance(a: int | None, b: int | None) -> int:
+            if a is None or b is None or a == b:
+                return 0 if a == b else 1 << 20
+            return cands.snap.nodes[a].distances.get(b, 1 << 20) if a in cands.snap.nodes else 1 << 20
+
+        def nearness(cpu: int, q: int) -> tuple[int, int, int]:
+            anchor = irq_cpu.get(q)
+            if anchor is None:
+                return (1, 1, 1 << 21)
+            return (anchor not in cands.siblings(cpu), anchor not in (cands.llc(cpu) or frozenset()),
+                    distance(cands.node_of.get(anchor), cands.node_of.get(cpu)))
+
+        rest = sorted(senders - set(owner),
+                      key=lambda c: (c not in where.cpus, distance(home, cands.node_of.get(c)), c))
+        spare_for: dict[int, set[int]] = {}
+        for c in rest:
+            spare = [q for q in maps if not maps[q]]
+            if spare:
+                q = min(spare, key=lambda q: (nearness(c, q), q))
+                spare_for[q] = maps[q]
+            else:
+                q = min(maps, key=lambda q: (nearness(c, q), len(maps[q]), q))
+            maps[q].add(c)
+        why: dict[int, str] = {}
+        for q in maps:
+            cpu = irq_cpu.get(q)
+            if not maps[q]:
+                why[q] = f"tx-{q}: every eligible CPU already sends through a queue of its own; no XPS map"
+            elif q in spare_for:
+                why[q] = (f"tx-{q}: its IRQ's CPU sends through another queue, so CPUs without one "
+                          "send through it (one queue per CPU, nearest first)")
+            elif cpu is not None and owner.get(cpu) == q:
+                why[q] = (f"tx-{q} sends from CPU {cpu} (its IRQ), and from the CPUs without a queue "
+                          "nearest to it (SMT core, cache, then node)")
+            else:
+                why[q] = f"tx-{q}: CPUs without a queue of their own, nearest first"
+        return why
 
     def _queue(self, out, nic: S.Nic, queue: str, attr: str, before, after, why: str) -> None:
         if before is None:
