@@ -1,4 +1,6 @@
-"""How fast and how light the daemon is. Run by hand as root: python3 bench/bench_daemon.py
+"""How fast and how light the daemon is. Run by hand as root, from the repository root:
+
+    python3 -m bench.bench_daemon [--trials N] [--runs N] [--seconds S]
 
 1. Reaction: veth creation -> RPS/XPS written, in a private netns (goal < 200 ms;
    irqbalance: never, it does no RPS or XPS). Median and worst of N trials.
@@ -23,10 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+from tests.support.daemonkit import Clock, bump, make_daemon
+from tests.support.machine import write_machine
+from tests.support.trees import large_specs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
 
 
 def verdict(ok: bool) -> str:
@@ -73,8 +79,6 @@ def cycle_cpu(tree: str, runs: int) -> tuple[list[float], list[float]]:
     A steady cycle reads the sample and weighs the balance; a rebalancing one
     also chooses moves and re-plans (discovery, plan, writes).
     """
-    from daemonkit import Clock, bump, make_daemon
-    from pathlib import Path
     with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
         root = Path(tmp) / "tree"
         shutil.copytree(tree, root, symlinks=True)
@@ -121,7 +125,7 @@ def child_cpu(cmd: list[str], seconds: float, env=None, settle: float = 5.0) -> 
         before_stop = float("nan")
     proc.terminate()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, _status, usage = os.wait4(proc.pid, 0)
     except ChildProcessError:
         return float("nan"), float("nan"), "lost the process"
     err = proc.stderr.read()[-500:] if proc.stderr else ""
@@ -151,7 +155,8 @@ def exposure(unit: str) -> float | None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python3 -m bench.bench_daemon", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=60.0, help="duration of the CPU-use comparison")
@@ -165,7 +170,6 @@ def main() -> int:
           f"median {statistics.median(ms):.0f} ms, worst {max(ms):.0f} ms (goal < 200 ms) "
           f"{verdict(statistics.median(ms) < 200)}; irqbalance: never (no RPS/XPS)")
 
-    from machinegen import large_specs, write_machine
     with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
         tree = os.path.join(tmp, "gen-256cpu")
         write_machine(tree, large_specs()[0])
@@ -178,7 +182,7 @@ def main() -> int:
         b = os.path.join(tmp, "b")
         shutil.copytree(tree, a, symlinks=True)
         shutil.copytree(tree, b, symlinks=True)
-        irqd_cpu, irqd_steady, irqd_err = child_cpu(
+        irqd_cpu, irqd_steady, _ = child_cpu(
             [sys.executable, "-m", "irqd", "run", "--root", a, "--no-netlink", "--interval", "1"], args.seconds,
             env={**os.environ, "PYTHONPATH": REPO})
         if shutil.which("irqbalance"):

@@ -1,6 +1,6 @@
 """How fast irqd reads a machine: discover() on two large generated trees, and a cold ``irqd show``.
 
-    python3 bench/bench_discover.py [--runs N] [--trees DIR] [--profile]
+    python3 -m bench.bench_discover [--runs N] [--trees DIR] [--profile]     # from the repository root
 
 Goals: discover() on the 256-CPU tree under 150 ms; time growing linearly
 with what discovery reads from 256 to 1,024 CPUs; a cold ``python3 -m irqd
@@ -23,11 +23,11 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
+from irqd.discover import discover
+from tests.support.machine import write_machine
+from tests.support.trees import large_specs, trees_dir
 
-from irqd.discover import discover  # noqa: E402
-from machinegen import large_specs, write_machine, trees_dir  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 GOAL_256_MS = 150.0
 GOAL_SHOW_MS = 250.0
@@ -102,7 +102,8 @@ def heavy_imports() -> tuple[int, list[str]]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python3 -m bench.bench_discover", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="timed runs per figure (median; default 5)")
     ap.add_argument("--trees", metavar="DIR", help="generate (or reuse) the trees in DIR instead of a temp dir")
     ap.add_argument("--profile", action="store_true", help="print cProfile hotspots even when the goal is met")
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
                 print(f"generated {root} in {time.perf_counter() - t:.1f} s", flush=True)
             snap = discover(root)
             runs = args.runs if spec.cpus <= 256 else max(3, args.runs // 2)
-            ms = median_ms(lambda: discover(root), runs)
+            ms = median_ms(lambda root=root: discover(root), runs)
             files, size = tree_size(root)
             rows.append(dict(root=root, cpus=len(snap.online), irqs=len(snap.irqs), nics=len(snap.nics),
                              ms=ms, files=files, bytes=size, problems=len(snap.problems)))

@@ -1,12 +1,12 @@
 """How fast and how well irqd plans: plan() time on the 1,024-CPU tree, and quality on every tree.
 
-    python3 bench/bench_plan.py [--runs N] [--trees DIR] [-v]
+    python3 -m bench.bench_plan [--runs N] [--trees DIR] [-v]     # from the repository root
 
 Speed goal: ``plan(snapshot, default_config())`` on the 1,024-CPU / ~4,000-IRQ
 generated tree under 100 ms (discovery not counted).
 
 Quality, on every tree in fixtures/sysfs/ and on generated machines
-(measures in bench/quality.py):
+(measures in tests/support/quality.py):
   off-elig   IRQs, RPS or XPS maps planned onto CPUs outside plan.eligible (goal 0)
   numa       share of queue IRQs inside their NIC's node, where it has an eligible CPU (goal 100%)
   spread     worst NIC: distinct cores / min(queues, eligible cores it may use) (goal 1.00)
@@ -29,14 +29,15 @@ import statistics
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [REPO, os.path.join(REPO, "tests"), os.path.join(REPO, "bench")]
+from irqd.config import default_config
+from irqd.discover import discover
+from irqd.planner import plan
+from tests.support import quality as Q
+from tests.support.machine import write_machine
+from tests.support.spec import MachineSpec, NicSpec, NvmeSpec
+from tests.support.trees import large_specs, trees_dir
 
-from irqd.config import default_config  # noqa: E402
-from irqd.discover import discover  # noqa: E402
-from irqd.planner import plan  # noqa: E402
-from machinegen import MachineSpec, NicSpec, NvmeSpec, large_specs, write_machine, trees_dir  # noqa: E402
-from tests.support import quality as Q  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 GOAL_PLAN_MS = 100.0
 FIXTURES = os.path.join(REPO, "fixtures", "sysfs")
@@ -84,7 +85,8 @@ def report(label: str, q: Q.Quality, verbose: bool) -> list[str]:
     row = (f"{label:<22} {len(q.off_eligible):>4} {pct(q.numa.share):>5} "
            f"{'-' if spread is None else f'{spread:.2f}':>6} "
            f"{'-' if stack is None else f'{stack.worst}/{stack.ideal}':>6} {smt:>4} {pct(rps):>5} {pct(xps):>5} "
-           f"{'-' if bal.irqd is None else f'{bal.irqd:.2f}':>6} {'-' if bal.greedy is None else f'{bal.greedy:.2f}':>6} "
+           f"{'-' if bal.irqd is None else f'{bal.irqd:.2f}':>6} "
+           f"{'-' if bal.greedy is None else f'{bal.greedy:.2f}':>6} "
            f"{verdict(bal.within_10pct):>5}")
     lines = [row]
     details = []
@@ -105,7 +107,8 @@ def report(label: str, q: Q.Quality, verbose: bool) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python3 -m bench.bench_plan", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=7, help="timed plan() runs (median; default 7)")
     ap.add_argument("--trees", metavar="DIR", help="generate (or reuse) the trees in DIR instead of a temp dir")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss, not the first few per tree")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """irqbalance and irqd side by side, judged by ``irqd audit``; run by hand, as root, not by CI.
 
-For every tree in fixtures/sysfs/ (and, when tests/machinegen.py is there,
+For every tree in fixtures/sysfs/ (and, when tests/support/ is there,
 the generated 256-CPU/8-node and 1,024-CPU/16-node machines):
 
 1. copy the tree and run Debian's ``irqbalance --oneshot --foreground`` once
@@ -21,7 +21,7 @@ audit categories, with CPU time); README.md "Comparison with irqbalance"
 holds the latest one.
 
     apt-get install -y irqbalance          # Debian/Ubuntu; dnf install irqbalance on Fedora/RHEL
-    sudo python3 bench/compare_irqbalance.py [--only NAME] [--no-large] [--json OUT] [--keep DIR]
+    sudo python3 -m bench.compare_irqbalance [--only NAME] [--no-large] [--json OUT] [--keep DIR]   # from the repo root
 """
 
 from __future__ import annotations
@@ -41,13 +41,20 @@ import threading
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from bench.compare_lib import (
+    STATES,
+    Comparison,
+    ParseError,
+    Row,
+    changed_affinities,
+    comparison_json,
+    irqbalance_complaints,
+    parse_audit,
+    parse_irqbalance_version,
+    render_report,
+)
 
-from compare_lib import (STATES, Comparison, ParseError, Row, changed_affinities,  # noqa: E402
-                         comparison_json, irqbalance_complaints, parse_audit, parse_irqbalance_version,
-                         render_report)
+REPO = Path(__file__).resolve().parent.parent
 
 FIXTURES = REPO / "fixtures" / "sysfs"
 BIND_FAILED = 97
@@ -144,10 +151,10 @@ def trees(only: list[str] | None, large: bool, work: Path) -> tuple[list[tuple[s
     notes = []
     if large:
         try:
-            sys.path.insert(0, str(REPO / "tests"))
-            from machinegen import large_specs, write_machine
+            from tests.support.machine import write_machine
+            from tests.support.trees import large_specs
         except ImportError as e:
-            notes.append(f"generated large machines left out: tests/machinegen.py not importable ({e})")
+            notes.append(f"generated large machines left out: tests.support not importable ({e})")
         else:
             for spec in large_specs():
                 name = f"gen-{spec.cpus}cpu-{spec.nodes}node"
@@ -162,7 +169,7 @@ def trees(only: list[str] | None, large: bool, work: Path) -> tuple[list[tuple[s
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python3 -m bench.compare_irqbalance", description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", metavar="NAME", help="only this tree (repeatable)")
     ap.add_argument("--no-large", action="store_true", help="leave out the generated 256/1024-CPU machines")
     ap.add_argument("--json", metavar="OUT", help="also write the raw results as JSON")

@@ -1,22 +1,23 @@
 """apply and restore on fixture copies, with faults injected at the single write choke point."""
 import errno
-import filecmp
 import io
 import json
 import os
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import pytest
 
 import irqd.apply.writer as A
 from irqd.apply.targets import targets
-from irqd.planner.candidates import enospc_order
-from conftest import FIXTURES, fixture_names
 from irqd.cli import main
 from irqd.config import default_config
 from irqd.cpuset import parse_mask
 from irqd.discover import discover
 from irqd.planner import plan
+from irqd.planner.candidates import enospc_order
+from tests.support.checks import same_tree
+from tests.support.paths import FIXTURES, fixture_names
 
 
 def irqd(*args):
@@ -26,29 +27,8 @@ def irqd(*args):
     return code, out.getvalue(), err.getvalue()
 
 
-def same_tree(a, b):
-    """Recursive comparison of two trees (links compared as links), ignoring irqd's own var/."""
-    cmp = filecmp.dircmp(a, b, ignore=["var"])
-    problems = []
-
-    def walk(c, rel=""):
-        problems.extend(os.path.join(rel, f) for f in c.left_only + c.right_only + c.funny_files)
-        for f in c.common_files:
-            pa, pb = os.path.join(c.left, f), os.path.join(c.right, f)
-            if os.path.islink(pa) or os.path.islink(pb):
-                if os.readlink(pa) != os.readlink(pb):
-                    problems.append(os.path.join(rel, f))
-            elif open(pa, "rb").read() != open(pb, "rb").read():
-                problems.append(os.path.join(rel, f))
-        for name, sub in c.subdirs.items():
-            if not os.path.islink(os.path.join(c.left, name)):
-                walk(sub, os.path.join(rel, name))
-    walk(cmp)
-    return problems
-
-
 def file_value(root, rel, value):
-    text = open(os.path.join(root, rel)).read()
+    text = Path(root, rel).read_text()
     return int(text) if isinstance(value, int) else parse_mask(text)
 
 
@@ -85,7 +65,7 @@ def test_dry_run_writes_nothing(fixture_copy):
 
 def test_only_limits_what_is_written(fixture_copy):
     root = fixture_copy("dev-virtio-2cpu")
-    code, out, _ = irqd("apply", "--root", str(root), "--yes", "--only", "rps")
+    code, _, _ = irqd("apply", "--root", str(root), "--yes", "--only", "rps")
     assert code == 0
     changed = same_tree(FIXTURES / "dev-virtio-2cpu", root)
     assert changed and all("queues/rx-" in c for c in changed), changed
@@ -184,7 +164,7 @@ def test_vanished_device_is_skipped(fixture_copy, monkeypatch):
 def test_eacces_rolls_back_everything(fixture_copy, monkeypatch):
     root = fixture_copy("dev-virtio-2cpu")
     Faults(monkeypatch, "rps_flow_cnt", errno.EACCES)   # late in the run: IRQs are already written
-    rc, out, err = irqd("apply", "--root", str(root), "--yes")
+    rc, _, err = irqd("apply", "--root", str(root), "--yes")
     assert rc == 4 and "run irqd as root" in err and "CAP_NET_ADMIN" in err
     assert len(err.strip().splitlines()) == 1
     assert same_tree(FIXTURES / "dev-virtio-2cpu", root) == []
@@ -207,15 +187,15 @@ def test_damaged_state_file(fixture_copy):
     assert irqd("apply", "--root", str(root), "--yes")[0] == 0
     state = root / "var/lib/irqd/state.json"
     state.write_text(state.read_text()[:40])          # truncated from outside
-    rc, out, err = irqd("restore", "--root", str(root))
+    rc, _, err = irqd("restore", "--root", str(root))
     assert rc == 0 and "backup" in err               # the .bak still holds every original
     assert same_tree(FIXTURES / "dev-virtio-2cpu", root) == []
     assert irqd("apply", "--root", str(root), "--yes")[0] == 0
     state.write_text("{trunc")
     os.unlink(str(state) + ".bak")
-    rc, out, err = irqd("apply", "--root", str(root), "--yes")
+    rc, _, err = irqd("apply", "--root", str(root), "--yes")
     assert rc == 2 and str(state) in err and "damaged" in err and "Traceback" not in err
-    rc, out, err = irqd("restore", "--root", str(root))
+    rc, _, err = irqd("restore", "--root", str(root))
     assert rc == 2 and str(state) in err
 
 
@@ -227,7 +207,7 @@ def test_interrupted_state_save_keeps_the_old_state(fixture_copy, monkeypatch):
     def crash(*a):
         raise OSError(errno.EIO, "disk gone")
     monkeypatch.setattr(os, "rename", crash)
-    rc, out, err = irqd("apply", "--root", str(root), "--yes")
+    rc, _, err = irqd("apply", "--root", str(root), "--yes")
     assert rc == 2 and "cannot save state" in err
     monkeypatch.undo()
     assert (root / "var/lib/irqd/state.json").read_text() == before
@@ -271,7 +251,7 @@ def test_paths_outside_the_allowed_trees_are_refused(fixture_copy):
     os.symlink("/etc/hostname", real)   # a link that leaves the root
     with pytest.raises(A.ApplyRefused):
         A.check_allowed(str(root), "sys/class/net/eth0/queues/rx-0/rps_cpus")
-    host = open("/etc/hostname").read()
-    rc, out, err = irqd("apply", "--root", str(root), "--yes")
+    host = Path("/etc/hostname").read_text()
+    rc, out, _ = irqd("apply", "--root", str(root), "--yes")
     assert rc == 0 and "eth0 rx-0 rps_cpus" not in out   # discovery could not read it, so it is left alone
-    assert open("/etc/hostname").read() == host
+    assert Path("/etc/hostname").read_text() == host

@@ -7,25 +7,23 @@ would show the defect, and checks that exactly that category fires.
 import io
 import json
 import os
-from contextlib import redirect_stderr, redirect_stdout
-
 import tempfile
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conftest import FIXTURES, fixture_names
-from machinegen import write_machine
-from test_planner_properties import machines
-from irqd.cli.audit import audit_json, render_table
-from irqd.discover import Root
-from irqd.discover.procirq import stale_effective
-from irqd.planner.audit import CATEGORIES, audit
 from irqd.cli import main
+from irqd.cli.audit import audit_json, render_table
 from irqd.config import default_config
 from irqd.cpuset import format_list, format_mask, mask_digits
-from irqd.discover import discover
+from irqd.discover import Root, discover
+from irqd.discover.procirq import stale_effective
 from irqd.planner import plan
+from irqd.planner.audit import CATEGORIES, audit
+from tests.support.machine import write_machine
+from tests.support.paths import FIXTURES, fixture_names
+from tests.support.strategies import machines
 
 
 def irqd(*args):
@@ -314,7 +312,7 @@ def test_apply_does_not_leave_rfs_half_set_up(fixture_copy):
           suppress_health_check=list(HealthCheck))
 @given(machines())
 def test_clean_after_apply_on_generated_machines(spec):
-    """Whatever machinegen draws (SMT, offline and isolated CPUs, shared and unknown nodes, managed NVMe),
+    """Whatever machines() draws (SMT, offline and isolated CPUs, shared and unknown nodes, managed NVMe),
     apply leaves nothing audit counts, except what only the kernel command line can change: a managed IRQ
     on an isolated CPU whose mask holds a housekeeping CPU when isolcpus= lacks managed_irq."""
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None) as tmp:
@@ -342,13 +340,13 @@ def test_table_output(applied, fixture_copy):
 
 
 def test_bad_input_exits_2_without_a_traceback(tmp_path):
-    code, out, err = irqd("audit", "--root", tmp_path / "nowhere")
+    code, _, err = irqd("audit", "--root", tmp_path / "nowhere")
     assert code == 2 and "Traceback" not in err and err.startswith("irqd: ")
-    code, out, err = irqd("audit", "--root", tmp_path)
+    code, _, err = irqd("audit", "--root", tmp_path)
     assert code == 2 and "proc/interrupts" in err
     bad = tmp_path / "bad.toml"
     bad.write_text("policy = 'sideways'\n")
-    code, out, err = irqd("audit", "--root", FIXTURES / "dev-virtio-2cpu", "--config", bad)
+    code, _, err = irqd("audit", "--root", FIXTURES / "dev-virtio-2cpu", "--config", bad)
     assert code == 2 and "policy" in err and "Traceback" not in err
 
 

@@ -5,21 +5,17 @@ run by hand; here only what it parses and prints is checked, plus that the
 namespace script proves the bind mounts before it starts irqbalance.
 """
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from bench import compare_lib as C
 from irqd.cli.audit import render_json
-from irqd.planner.audit import CATEGORIES, audit
 from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-sys.path.insert(0, str(BENCH))
-import compare_lib as C  # noqa: E402
+from irqd.planner.audit import CATEGORIES, audit
+from tests.support.paths import FIXTURES
 
 DATA = Path(__file__).resolve().parent / "data" / "compare"
 
@@ -34,7 +30,7 @@ def test_parse_saved_audit_json():
 
 
 def test_the_columns_are_irqd_audits_categories():
-    assert C.CATEGORIES == tuple(CATEGORIES)
+    assert tuple(CATEGORIES) == C.CATEGORIES
 
 
 def test_parse_what_irqd_audit_prints_today():
@@ -94,7 +90,7 @@ def test_table_shows_a_tool_that_failed_or_is_missing():
 
 
 def test_namespace_script_proves_the_bind_before_irqbalance_runs():
-    import compare_irqbalance as B
+    from bench import compare_irqbalance as B
     script = B._NAMESPACE_SCRIPT
     binds = script.index('mount --bind "$1/proc" /proc')
     proof = script.index('[ ! -e "/proc/$2" ]')

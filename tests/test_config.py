@@ -78,7 +78,8 @@ def test_toml_syntax_error_names_line():
 
 
 def test_config_show_round_trips():
-    cfg = parse_config('banned_cpus = "3"\n[[device]]\ndriver = "ixgbe"\nrps = "on"\n[[irq]]\nname = "nvme*"\npolicy = "manual"\n')
+    cfg = parse_config('banned_cpus = "3"\n[[device]]\ndriver = "ixgbe"\nrps = "on"\n'
+                       '[[irq]]\nname = "nvme*"\npolicy = "manual"\n')
     assert parse_config(config_toml(cfg)) == cfg
 
 

@@ -5,9 +5,10 @@ import subprocess
 import sys
 import time
 
-from conftest import FIXTURES
-from daemonkit import Clock, affinity_cpu, log_text, make_daemon, steady_step
 from irqd.config import parse_config
+from tests.support.checks import same_tree
+from tests.support.daemonkit import Clock, affinity_cpu, log_text, make_daemon, steady_step
+from tests.support.paths import FIXTURES
 
 
 def historical_rates(d):
@@ -94,7 +95,7 @@ def test_a_new_irq_is_placed_at_the_next_sample(fixture_copy):
     d.replan("start", keep=False)
     d.sample()
     text = (root / "proc/interrupts").read_text().splitlines()
-    text.insert(len([l for l in text if l.split(":")[0].strip().isdigit()]) + 1,
+    text.insert(len([t for t in text if t.split(":")[0].strip().isdigit()]) + 1,
                 " 50:         10          0  PCI-MSIX-0000:00:05.0   2-edge      virtio4-extra")
     (root / "proc/interrupts").write_text("\n".join(text) + "\n")
     os.makedirs(root / "proc/irq/50")
@@ -138,7 +139,6 @@ def test_sighup_bad_config_keeps_running_and_sigterm_restores(fixture_copy, tmp_
     assert proc.returncode == 0, err
     assert "invalid configuration, keeping the old one" in err and "t.toml" not in err
     assert "restore_on_exit: put back" in err
-    from test_apply import same_tree
     assert same_tree(FIXTURES / "dev-virtio-2cpu", root) == []
 
 
@@ -152,7 +152,7 @@ def test_metrics_textfile(fixture_copy, tmp_path):
     d._write_metrics()
     text = prom.read_text()
     assert "# TYPE irqd_cpu_irq_rate gauge" in text
-    rates = {l.split("}")[0]: float(l.split()[-1]) for l in text.splitlines() if l.startswith("irqd_cpu_irq_rate{")}
+    rates = {t.split("}")[0]: float(t.split()[-1]) for t in text.splitlines() if t.startswith("irqd_cpu_irq_rate{")}
     assert sum(rates.values()) == 1500.0
     assert 'irqd_softirqs_total{cpu="0",type="NET_RX"}' in text
     assert "irqd_replans_total 1" in text
@@ -161,6 +161,7 @@ def test_metrics_textfile(fixture_copy, tmp_path):
 
 def test_log_says_each_problem_once_then_counts():
     import io
+
     from irqd.daemon.log import Log
     clock = Clock(0.0)
     log = Log(stream=io.StringIO(), journald=True, repeat_after=600, clock=clock)
@@ -178,6 +179,7 @@ def test_log_says_each_problem_once_then_counts():
 
 def test_a_failing_write_does_not_stop_the_daemon(fixture_copy, monkeypatch):
     import errno
+
     import irqd.apply.writer as A
     root = fixture_copy("dev-virtio-2cpu")
     d = make_daemon(root, clock=Clock())
@@ -197,6 +199,7 @@ def test_a_failing_write_does_not_stop_the_daemon(fixture_copy, monkeypatch):
 def test_a_burst_of_events_is_one_replan(fixture_copy):
     import threading
     import time as _time
+
     from irqd.daemon.netlink import Event
     root = fixture_copy("dev-virtio-2cpu")
     d = make_daemon(root, clock=_time.monotonic)

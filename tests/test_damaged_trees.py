@@ -5,11 +5,12 @@ import random
 import pytest
 
 from irqd.cli import main
+from irqd.cli.plantext import render_json as plan_json
+from irqd.cli.plantext import render_table as plan_table
+from irqd.cli.show import render_json, render_table
 from irqd.config import default_config
 from irqd.discover import DiscoveryError, discover
 from irqd.planner import plan
-from irqd.cli.plantext import render_json as plan_json, render_table as plan_table
-from irqd.cli.show import render_json, render_table
 
 GARBAGE = ["", "\n", "zz\n", "-1\n", "ffffffffffffffffffff,1\n", "0-\n", "\x00\x01", "4294967296\n", "7-2\n"]
 

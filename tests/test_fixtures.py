@@ -4,9 +4,10 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, GOLDEN, check_golden, check_links, fixture_names
-from irqd.discover import discover
 from irqd.cli.show import render_json
+from irqd.discover import discover
+from tests.support.checks import check_golden, check_links
+from tests.support.paths import FIXTURES, GOLDEN, fixture_names
 
 NAMES = fixture_names()
 
@@ -27,7 +28,6 @@ def test_tree_is_well_formed(name):
     snap = discover(str(root))
     for irq in snap.irqs:
         assert (root / "proc" / "irq" / str(irq)).is_dir(), f"{name}: IRQ {irq} has no proc/irq/{irq}"
-
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -7,12 +7,16 @@ import tempfile
 
 import pytest
 
-from conftest import FIXTURES, check_links
 from irqd import snapshot as S
-from irqd.discover import discover
 from irqd.cli.show import render_json
-from machinegen import (MachineSpec, NicSpec, NvmeSpec, format_mask, interrupts_header, interrupts_row,
-                        large_specs, spec_irq_count, spread_masks, write_machine, _other_row, _topology)
+from irqd.discover import discover
+from tests.support.checks import check_links
+from tests.support.kernelfmt import format_mask, interrupts_header, interrupts_row, other_row
+from tests.support.machine import write_machine
+from tests.support.paths import FIXTURES
+from tests.support.spec import MachineSpec, NicSpec, NvmeSpec
+from tests.support.topology import spread_masks, topology_of
+from tests.support.trees import large_specs, spec_irq_count
 
 ALL_DRIVERS = ("i40e", "ice", "ixgbe", "mlx5_core", "bnxt_en", "ena", "gve", "virtio_net", "igb")
 
@@ -20,8 +24,8 @@ SPECS = {
     "1node-nosmt": MachineSpec(cores_per_node=4, nics=(NicSpec("eth0", "ixgbe", queues=4),), seed=1),
     "2socket-smt-every-driver": MachineSpec(
         sockets=2, cores_per_node=4, threads_per_core=2, l3_per_node=2, seed=2,
-        nics=tuple(NicSpec(f"eth{k}", d, node=k % 2, queues=2 + k % 3) for k, d in enumerate(ALL_DRIVERS))
-        + (NicSpec("enp3s0", "r8169", node=0, queues=1),),
+        nics=(*(NicSpec(f"eth{k}", d, node=k % 2, queues=2 + k % 3) for k, d in enumerate(ALL_DRIVERS)),
+              NicSpec("enp3s0", "r8169", node=0, queues=1)),
         nvme=(NvmeSpec("nvme0", node=1), NvmeSpec("nvme1", node=0, io_queues=4))),
     "4node-offline-isolated": MachineSpec(
         sockets=2, nodes_per_socket=2, cores_per_node=3, threads_per_core=2, offline=(5, 20),
@@ -52,12 +56,13 @@ def test_interrupts_lines_match_a_captured_kernel():
     assert interrupts_header([0, 1], 3) == captured[0]
     assert interrupts_row(24, [1, 0], "IO-APIC", 5, "edge", ("ACPI:Ged",), 3) == captured[1]
     assert interrupts_row(38, [0, 293], "PCI-MSIX-0000:00:03.0", 1, "edge", ("virtio2-input.0",), 3) in captured
-    assert _other_row("NMI", [0, 0], "Non-maskable interrupts", 3) in captured
+    assert other_row("NMI", [0, 0], "Non-maskable interrupts", 3) in captured
 
 
 @pytest.mark.parametrize("nbits,cpus,text", [
     (2, {0, 1}, "3"), (8, set(), "00"), (64, {0, 63}, "80000000,00000001"),
-    (80, set(range(80)), "ffff,ffffffff,ffffffff"), (36, {35}, "8,00000000"), (1024, {1023}, "80000000" + ",00000000" * 31),
+    (80, set(range(80)), "ffff,ffffffff,ffffffff"), (36, {35}, "8,00000000"),
+    (1024, {1023}, "80000000" + ",00000000" * 31),
 ])
 def test_mask_width_follows_nr_cpu_ids(nbits, cpus, text):
     assert format_mask(cpus, nbits) == text
@@ -65,7 +70,7 @@ def test_mask_width_follows_nr_cpu_ids(nbits, cpus, text):
 
 def test_spread_masks_partition_and_keep_siblings():
     spec = MachineSpec(sockets=2, nodes_per_socket=2, cores_per_node=4, threads_per_core=2)
-    topo = _topology(spec)
+    topo = topology_of(spec)
     for nvec in (1, 3, 4, 5, 8, 16, 32):
         masks = spread_masks(nvec, topo)
         assert len(masks) == nvec
@@ -105,7 +110,7 @@ def test_same_seed_same_bytes(tmp_path):
 
 
 def test_counts_are_skewed_so_some_queues_are_hot(machines):
-    root, info = machines["2socket-smt-every-driver"]
+    _, info = machines["2socket-smt-every-driver"]
     rates = sorted(info.rates[i] for n in info.nics.values() for i in n.queue_irqs)
     assert rates[-1] > 4 * rates[len(rates) // 2]
 

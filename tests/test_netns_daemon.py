@@ -60,7 +60,8 @@ def test_daemon_follows_netlink_events(tmp_path):
         ethtool -L veth0 rx 4 tx 4
         waitfor 5 nonzero /sys/class/net/veth0/queues/rx-3/rps_cpus
         echo channels=ok
-        "{sys.executable}" -c "from irqd.daemon.netlink import EthtoolChannels; print('reply', EthtoolChannels().query('veth0'))"
+        "{sys.executable}" -c "from irqd.daemon.netlink import EthtoolChannels
+print('reply', EthtoolChannels().query('veth0'))"
         ip link del veth0
         sleep 0.3
         "{sys.executable}" -m irqd status --socket $T/sock --format json > $T/status.json
@@ -81,10 +82,10 @@ def test_daemon_follows_netlink_events(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr + (tmp_path / "daemon.err").read_text()
     err = (tmp_path / "daemon.err").read_text()
     lines = out.stdout.splitlines()
-    reaction = int(next(l for l in lines if l.startswith("reaction_ms=")).split("=")[1])
+    reaction = int(next(t for t in lines if t.startswith("reaction_ms=")).split("=")[1])
     assert reaction < 2000, f"RPS/XPS took {reaction} ms to appear (sampling interval is 60 s)"
     assert "channels=ok" in lines
-    assert any(l.startswith("reply Event(kind='channels', ifname='veth0'") and "rx 4 tx 4" in l for l in lines)
+    assert any(t.startswith("reply Event(kind='channels', ifname='veth0'") and "rx 4 tx 4" in t for t in lines)
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["errors_total"] == 0, err
     assert status["last_event"] is not None and status["replans"] >= 3

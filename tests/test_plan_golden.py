@@ -4,11 +4,12 @@ A special case is fixtures/golden/NAME/CASE.toml; its plan is CASE.plan.json bes
 """
 import pytest
 
-from conftest import FIXTURES, GOLDEN, check_golden, fixture_names
+from irqd.cli.plantext import render_json
 from irqd.config import default_config, load_config
 from irqd.discover import discover
 from irqd.planner import plan
-from irqd.cli.plantext import render_json
+from tests.support.checks import check_golden
+from tests.support.paths import FIXTURES, GOLDEN, fixture_names
 
 NAMES = fixture_names()
 CASES = sorted((n, p.stem) for n in NAMES for p in (GOLDEN / n).glob("*.toml")) if GOLDEN.exists() else []

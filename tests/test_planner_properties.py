@@ -1,4 +1,4 @@
-"""Properties every default plan must have, over generated machines (tests/machinegen.py).
+"""Properties every default plan must have, over generated machines (tests/support/).
 
 Small machines (2-64 CPUs, 1-4 nodes, SMT on or off, offline CPUs, CPUs
 isolated by isolcpus=/nohz_full=), 1-3 multiqueue NICs with 1..2x cores
@@ -7,22 +7,19 @@ once (to /dev/shm when there is one) and shared by every property.
 """
 import os
 import shutil
-import sys
 import tempfile
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings
 
-from tests.support import quality as Q
 from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan
-from machinegen import MachineSpec, NicSpec, NvmeSpec, format_list, write_machine
-
-MULTIQUEUE = ("i40e", "ice", "ixgbe", "mlx5_core", "bnxt_en", "ena", "gve", "virtio_net", "igb")
+from tests.support import quality as Q
+from tests.support.machine import write_machine
+from tests.support.spec import MachineSpec
+from tests.support.strategies import machines
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -51,48 +48,6 @@ def build(spec: MachineSpec):
         assert snap.problems == (), snap.problems
         _BUILT[spec] = (snap, plan(snap, default_config()), root)
     return _BUILT[spec]
-
-
-@st.composite
-def machines(draw, shared_nodes: bool = True, unknown_node: bool = True):
-    sockets = draw(st.integers(1, 2))
-    nps = draw(st.integers(1, 2))
-    threads = draw(st.sampled_from((1, 2)))
-    per_node = draw(st.integers(1, max(1, 64 // (sockets * nps * threads))))
-    ncpu = sockets * nps * per_node * threads
-    assume(ncpu >= 2)
-    nodes = sockets * nps
-    ncores = nodes * per_node
-    offline = tuple(sorted(draw(st.sets(st.integers(1, ncpu - 1), max_size=min(2, ncpu - 1)))))
-    iso = sorted(draw(st.sets(st.integers(1, ncpu - 1), max_size=ncpu // 2)))
-    form = draw(st.sampled_from(("none", "isolcpus", "managed_domain_nohz", "managed_only", "nohz_full")))
-    cpus = format_list(iso)
-    cmdline = "BOOT_IMAGE=/vmlinuz ro quiet"
-    if iso and form == "isolcpus":
-        cmdline += f" isolcpus={cpus}"
-    elif iso and form == "managed_domain_nohz":
-        cmdline += f" isolcpus=managed_irq,domain,{cpus} nohz_full={cpus}"
-    elif iso and form == "managed_only":
-        cmdline += f" isolcpus=managed_irq,{cpus}"
-    elif iso and form == "nohz_full":
-        cmdline += f" nohz_full={cpus}"
-    nic_count = draw(st.integers(1, 3))
-    node_choices = list(range(nodes)) + ([-1] if unknown_node else [])
-    if shared_nodes:
-        nic_nodes = [draw(st.sampled_from(node_choices)) for _ in range(nic_count)]
-    else:
-        nic_count = min(nic_count, nodes)
-        nic_nodes = draw(st.permutations(list(range(nodes))))[:nic_count]
-    nics = tuple(NicSpec(f"eth{k}", draw(st.sampled_from(MULTIQUEUE)), node=node,
-                         queues=draw(st.integers(1, 2 * ncores)))
-                 for k, node in enumerate(nic_nodes))
-    nvme = ()
-    if draw(st.booleans()):
-        nvme = (NvmeSpec("nvme0", node=draw(st.integers(0, nodes - 1)),
-                         io_queues=draw(st.integers(1, ncpu))),)
-    return MachineSpec(sockets=sockets, nodes_per_socket=nps, cores_per_node=per_node, threads_per_core=threads,
-                       l3_per_node=draw(st.integers(1, min(2, per_node))), offline=offline, cmdline=cmdline,
-                       nics=nics, nvme=nvme, seed=draw(st.integers(0, 3)))
 
 
 def slot_cpus(snap, p, nic) -> dict[int, int]:

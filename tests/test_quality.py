@@ -1,15 +1,12 @@
 """Planner quality on every captured fixture: nothing on excluded CPUs, queue IRQs on their NIC's node."""
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, GOLDEN, fixture_names
 from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan
-
 from tests.support import quality as Q
+from tests.support.paths import FIXTURES, GOLDEN, fixture_names
 
 
 def _plan(name):
@@ -21,7 +18,7 @@ def _plan(name):
 
 @pytest.mark.parametrize("name", fixture_names())
 def test_no_irq_rps_or_xps_on_an_ineligible_cpu(name):
-    snap, p = _plan(name)
+    _, p = _plan(name)
     assert Q.off_eligible(p) == []
 
 
@@ -37,6 +34,6 @@ def test_queue_irqs_are_numa_local_where_possible(name):
 @pytest.mark.parametrize("name", fixture_names())
 def test_xps_maps_of_a_nic_never_overlap(name):
     snap, p = _plan(name)
-    for dev, cov in Q.coverage(snap, p).xps.items():
+    for dev in Q.coverage(snap, p).xps:
         maps = [q.after for q in p.queues if q.dev == dev and q.attr == "xps_cpus" and isinstance(q.after, frozenset)]
         assert sum(len(m) for m in maps) == len(frozenset().union(*maps)), dev

@@ -42,9 +42,9 @@ def test_mlx5_by_pci_address():
 
 
 def test_ena_and_empty_names():
-    q, other, _ = qmap("ens5", "ena", "0000:00:05.0", ["ena-mgmnt@pci:0000:00:05.0", "ens5-Tx-Rx-0", "ens5-Tx-Rx-1"])
+    q, _, _ = qmap("ens5", "ena", "0000:00:05.0", ["ena-mgmnt@pci:0000:00:05.0", "ens5-Tx-Rx-0", "ens5-Tx-Rx-1"])
     assert q == {"ens5-Tx-Rx-0": QueueRef(0), "ens5-Tx-Rx-1": QueueRef(1)}
-    q, other, note = qmap("ens5", "ena", "0000:00:05.0", [None, None, None])
+    q, _, note = qmap("ens5", "ena", "0000:00:05.0", [None, None, None])
     assert q == {} and "no names" in note and "unknown" in note
 
 
@@ -96,7 +96,7 @@ def test_single_vector_nics():
 
 
 def test_renamed_interface_keeps_queue_numbers():
-    q, other, _ = qmap("enp1s0f0", "ixgbe", "0000:01:00.0", ["eth0-TxRx-0", "eth0-TxRx-1", "eth0"])
+    q, _, _ = qmap("enp1s0f0", "ixgbe", "0000:01:00.0", ["eth0-TxRx-0", "eth0-TxRx-1", "eth0"])
     assert q == {"eth0-TxRx-0": QueueRef(0), "eth0-TxRx-1": QueueRef(1)}
     q, _, note = qmap("enp1s0f0", "ixgbe", "0000:01:00.0", ["eth0-TxRx-0"], single=False)
     assert q == {} and note

@@ -74,7 +74,7 @@ def test_sd_notify_ready_status_watchdog(fixture_copy, tmp_path):
         try:
             while True:
                 got.append(sock.recv(4096).decode())
-        except socket.timeout:
+        except TimeoutError:
             pass
     finally:
         if proc.poll() is None:

@@ -23,7 +23,6 @@ from irqd.plan import Plan
 from irqd.planner import irq_load
 from irqd.planner.candidates import Candidates
 
-
 # -- where things may go: asked of the planner's own rules -------------------------
 #
 # The candidate CPUs are the rules under test's inputs, not its promises, so
@@ -292,7 +291,7 @@ def greedy_load(snap: S.Snapshot, plan: Plan) -> dict[int, float]:
     nic_cand = {nic.name: candidates(snap, plan, nic) for nic in physical_nics(snap)}
     for cpu in plan.eligible:
         load[cpu] += 0.0
-    for irq, after in sorted(movable, key=lambda m: (-rates[m[0]], m[0])):
+    for irq, _after in sorted(movable, key=lambda m: (-rates[m[0]], m[0])):
         cand = _irq_candidates(snap, plan, snap.irqs[irq], nic_cand) or plan.eligible
         cpu = min(cand, key=lambda c: (load[c], c))
         load[cpu] += rates[irq]

@@ -2,12 +2,12 @@
 import io
 import re
 
+from irqd.apply.state import load_state
 from irqd.config import default_config
 from irqd.cpuset import parse_mask
-from irqd.daemon.loop import Daemon
 from irqd.daemon.log import Log
+from irqd.daemon.loop import Daemon
 from irqd.daemon.sdnotify import Notifier
-from irqd.apply.state import load_state
 
 
 class Clock:
@@ -69,10 +69,10 @@ def sync_intr(root):
     totals = {r.irq: r.total for r in rows}
     stat = root / "proc/stat"
     lines = stat.read_text().splitlines()
-    old = next((l for l in lines if l.startswith("intr ")), "intr 0")
+    old = next((t for t in lines if t.startswith("intr ")), "intr 0")
     width = max(len(old.split()) - 2, max(totals) + 1)
     line = "intr " + " ".join([str(sum(totals.values()))] + [str(totals.get(i, 0)) for i in range(width)])
-    lines = [line if l.startswith("intr ") else l for l in lines] if old != "intr 0" else lines + [line]
+    lines = [line if t.startswith("intr ") else t for t in lines] if old != "intr 0" else [*lines, line]
     stat.write_text("\n".join(lines) + "\n")
 
 

@@ -8,471 +8,30 @@ masks, and IO-APIC platform IRQs. It returns a ``MachineInfo`` saying what
 was written (which IRQ serves which queue), so a test can compare discovery
 against it. Per-IRQ counts come from ``random.Random(spec.seed)``.
 
-Formats follow the kernel (v6.x unless noted):
-- ``/proc/interrupts``: ``kernel/irq/proc.c`` show_interrupts(): header
-  ``%*s`` (prec + 8) then ``CPU%-8d`` per online CPU; rows ``%*d:``, one
-  ``" %10u"`` per online CPU, chip `` %8s``, hwirq `` %*lu``, ``-%-8s`` flow
-  handler, ``  %s`` actions joined by ``", "``. prec is 3 + one per decade of
-  nr_irqs above 1000. ``arch/x86/kernel/irq.c`` arch_show_interrupts() for
-  the ``NMI:`` ... ``PIW:`` rows (``%*s: `` then ``%10u `` per CPU).
-- CPU masks: ``%*pb`` over nr_cpu_ids bits, 32-bit groups, the first only as
-  wide as needed; lists: ``%*pbl``.
-- Managed NVMe vectors: ``lib/group_cpus.c`` group_cpus_evenly(): vectors
-  shared between nodes in proportion to their CPUs, siblings kept together.
-- CPU numbering as on Intel/AMD Linux: thread t of physical core c is CPU
-  ``c + t * cores``, so SMT siblings are i and i + N/2.
+Formats follow the kernel (v6.x unless noted); the text forms are in
+``kernelfmt.py``, the drivers' vector names in ``drivers.py``, CPU numbering
+and managed spread masks in ``topology.py``.
 """
 
 from __future__ import annotations
 
-import tempfile
-
-import contextlib
-
 import os
 import random
-from dataclasses import dataclass
 
-# ---------------------------------------------------------------------------
-# specs
-
-
-@dataclass(frozen=True)
-class NicSpec:
-    """One PCI network function and its netdev.
-
-    ``queues`` is the number of channels (queue vectors). gve and virtio_net
-    give each channel two vectors (one tx, one rx); the others one vector
-    serving rx and tx of that channel. ``extra`` is the number of non-queue
-    vectors (None: what the driver requests). ``rx``/``tx`` are the netdev's
-    queue counts (None: ``queues``).
-    """
-
-    ifname: str
-    driver: str
-    bdf: str | None = None        # None: assigned by write_machine
-    node: int = 0                 # -1: the firmware does not say
-    queues: int = 4
-    extra: int | None = None
-    rx: int | None = None
-    tx: int | None = None
-
-    @property
-    def rx_queues(self) -> int:
-        return self.queues if self.rx is None else self.rx
-
-    @property
-    def tx_queues(self) -> int:
-        return self.queues if self.tx is None else self.tx
-
-
-@dataclass(frozen=True)
-class NvmeSpec:
-    name: str                     # nvme0
-    bdf: str | None = None
-    node: int = 0
-    io_queues: int | None = None  # None: one per possible CPU, at most 128
-
-
-@dataclass(frozen=True)
-class PlatformIrq:
-    irq: int
-    hwirq: int
-    handler: str                  # edge | fasteoi
-    name: str
-    chip: str = "IO-APIC"         # "IR-" is prefixed when the machine remaps interrupts
-    rate: float = 0.05            # interrupts per second
-
-
-DEFAULT_PLATFORM = (
-    PlatformIrq(0, 2, "edge", "timer", rate=0.0001),
-    PlatformIrq(1, 1, "edge", "i8042", rate=0.001),
-    PlatformIrq(8, 8, "edge", "rtc0", rate=0.0),
-    PlatformIrq(9, 9, "fasteoi", "acpi", rate=0.02),
-    PlatformIrq(12, 12, "edge", "i8042", rate=0.0),
-    PlatformIrq(16, 16, "fasteoi", "i801_smbus", rate=0.01),
+from tests.support.cmdline import boot_params
+from tests.support.drivers import DRIVERS, NVME_IDS, ROOT_PORT_IDS, nic_vectors
+from tests.support.kernelfmt import (
+    X86_ROWS,
+    X86_TAIL,
+    format_list,
+    format_mask,
+    interrupts_header,
+    interrupts_row,
+    irq_prec,
+    other_row,
 )
-
-DEFAULT_CMDLINE = "BOOT_IMAGE=/boot/vmlinuz-6.8.0-45-generic root=UUID=3b9f1c2e ro quiet splash"
-
-
-@dataclass(frozen=True)
-class MachineSpec:
-    sockets: int = 1
-    nodes_per_socket: int = 1
-    cores_per_node: int = 4
-    threads_per_core: int = 1
-    l3_per_node: int = 1
-    offline: tuple[int, ...] = ()
-    cmdline: str = DEFAULT_CMDLINE
-    nics: tuple[NicSpec, ...] = ()
-    nvme: tuple[NvmeSpec, ...] = ()
-    platform: tuple[PlatformIrq, ...] = DEFAULT_PLATFORM
-    dmar: bool = True             # one DMAR-MSI IRQ per socket (Intel VT-d)
-    remap: bool = True            # interrupt remapping: IR-IO-APIC, IR-PCI-MSIX-...
-    seed: int = 0
-    kernel: str = "6.8.0-45-generic"
-    uptime: float | None = None   # None: drawn from the seed
-
-    @property
-    def nodes(self) -> int:
-        return self.sockets * self.nodes_per_socket
-
-    @property
-    def cores(self) -> int:
-        return self.nodes * self.cores_per_node
-
-    @property
-    def cpus(self) -> int:
-        return self.cores * self.threads_per_core
-
-
-# ---------------------------------------------------------------------------
-# what was written
-
-
-@dataclass
-class NicInfo:
-    spec: NicSpec
-    bdf: str
-    queue_irqs: dict[int, tuple[int, str]]   # irq -> (queue, "rxtx" | "rx" | "tx")
-    other_irqs: tuple[int, ...]
-    bus_device: str | None = None            # virtioN
-
-
-@dataclass
-class NvmeInfo:
-    spec: NvmeSpec
-    bdf: str
-    admin_irq: int
-    io_irqs: tuple[int, ...]
-    masks: dict[int, frozenset[int]]         # managed spread mask of each I/O vector
-
-
-@dataclass
-class MachineInfo:
-    spec: MachineSpec
-    possible: frozenset[int]
-    online: frozenset[int]
-    node_cpus: dict[int, frozenset[int]]     # every CPU of the node, offline ones included
-    siblings: dict[int, frozenset[int]]
-    llc: dict[int, frozenset[int]]
-    core_of: dict[int, tuple[int, int]]      # cpu -> (package, core_id)
-    isolated: frozenset[int]                 # sysfs isolated
-    nohz_full: frozenset[int]
-    isolcpus: frozenset[int]                 # isolcpus= on the command line, any flags
-    irqaffinity: frozenset[int] | None
-    nics: dict[str, NicInfo]
-    nvme: dict[str, NvmeInfo]
-    platform_irqs: tuple[int, ...]
-    rates: dict[int, float]                  # interrupts per second, as drawn
-    nr_irqs: int
-
-    @property
-    def irqs(self) -> list[int]:
-        return sorted(self.rates)
-
-
-# ---------------------------------------------------------------------------
-# the kernel's text forms
-
-
-def format_mask(cpus, nbits: int) -> str:
-    """``%*pb``: comma-separated 32-bit groups, most significant first."""
-    value = 0
-    for cpu in cpus:
-        value |= 1 << cpu
-    digits = max(1, (nbits + 3) // 4)
-    text = format(value, "x").rjust(digits, "0")
-    head = len(text) % 8 or 8
-    return ",".join([text[:head]] + [text[i:i + 8] for i in range(head, len(text), 8)])
-
-
-def format_list(cpus) -> str:
-    """``%*pbl``: ``0-3,8,10-11``; empty for no CPU."""
-    ordered = sorted(set(cpus))
-    out = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        out.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(out)
-
-
-def parse_list(text: str) -> frozenset[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    return frozenset(out)
-
-
-def irq_prec(nr_irqs: int) -> int:
-    """Width of the IRQ column: ``for (prec = 3, j = 1000; prec < 10 && j <= nr_irqs; ++prec) j *= 10;``"""
-    prec, j = 3, 1000
-    while prec < 10 and j <= nr_irqs:
-        prec += 1
-        j *= 10
-    return prec
-
-
-def interrupts_header(online: list[int], prec: int) -> str:
-    return " " * (prec + 8) + "".join(f"CPU{c:<8d}" for c in online) + "\n"
-
-
-def interrupts_row(irq: int, counts: list[int], chip: str, hwirq: int | None, handler: str,
-                   actions: tuple[str, ...], prec: int) -> str:
-    line = [f"{irq:>{prec}}:"]
-    line.extend(_ZERO if c == 0 else f" {c:>10}" for c in counts)
-    line.append(f" {chip:>8}")
-    line.append(f" {hwirq:>{prec}}" if hwirq is not None else " " * (prec + 1))
-    line.append(f"-{handler:<8}")
-    if actions:
-        line.append("  " + ", ".join(actions))
-    return "".join(line) + "\n"
-
-
-_ZERO = " " + "0".rjust(10)
-
-# arch/x86/kernel/irq.c arch_show_interrupts(), in order
-_X86_ROWS = (
-    ("NMI", "Non-maskable interrupts"), ("LOC", "Local timer interrupts"), ("SPU", "Spurious interrupts"),
-    ("PMI", "Performance monitoring interrupts"), ("IWI", "IRQ work interrupts"),
-    ("RTR", "APIC ICR read retries"), ("RES", "Rescheduling interrupts"), ("CAL", "Function call interrupts"),
-    ("TLB", "TLB shootdowns"), ("TRM", "Thermal event interrupts"), ("THR", "Threshold APIC interrupts"),
-    ("DFR", "Deferred Error APIC interrupts"), ("MCE", "Machine check exceptions"),
-    ("MCP", "Machine check polls"),
-)
-_X86_TAIL = (("PIN", "Posted-interrupt notification event"), ("NPI", "Nested posted-interrupt event"),
-             ("PIW", "Posted-interrupt wakeup event"))
-
-
-def _other_row(label: str, counts: list[int], text: str, prec: int) -> str:
-    return f"{label:>{prec}}: " + "".join(f"{c:10d} " for c in counts) + f"  {text}\n"
-
-
-# ---------------------------------------------------------------------------
-# drivers
-
-
-@dataclass(frozen=True)
-class _Driver:
-    vendor: int
-    device: int
-    extra: int               # non-queue vectors it requests
-    hint: bool               # sets an affinity hint (cpumask_local_spread)
-    applies_hint: bool       # irq_set_affinity_hint()/irq_set_affinity_and_hint() also moves the IRQ
-    sets_xps: bool
-
-
-DRIVERS = {
-    "i40e": _Driver(0x8086, 0x1572, 1, True, False, True),
-    "ice": _Driver(0x8086, 0x159B, 1, True, False, True),
-    "ixgbe": _Driver(0x8086, 0x10FB, 1, True, False, True),
-    "igb": _Driver(0x8086, 0x1521, 1, False, False, False),
-    "mlx5_core": _Driver(0x15B3, 0x1017, 1, True, True, True),
-    "bnxt_en": _Driver(0x14E4, 0x16D7, 0, True, True, False),
-    "ena": _Driver(0x1D0F, 0xEC20, 1, False, False, False),
-    "gve": _Driver(0x1AE0, 0x0042, 1, True, True, False),
-    "virtio_net": _Driver(0x1AF4, 0x1041, 1, True, True, True),
-    "r8169": _Driver(0x10EC, 0x8168, 0, False, False, False),
-}
-NVME_IDS = (0x144D, 0xA80A)
-ROOT_PORT_IDS = (0x8086, 0x347A)
-
-
-def nic_vectors(nic: NicSpec, bdf: str, bus_device: str | None) -> list[tuple[str, int | None, str | None]]:
-    """The driver's vectors in MSI-X table order: (action name, queue or None, direction)."""
-    drv = nic.driver
-    extra = DRIVERS[drv].extra if nic.extra is None else nic.extra
-    ifn, q = nic.ifname, range(nic.queues)
-    if drv in ("i40e", "ice"):
-        # i40e_vsi_request_irq_msix(); misc is vector 0 (i40e_setup_misc_vector)
-        others = [f"{drv}-{bdf}:misc"] + [f"{drv}-{bdf}:fdir-TxRx-{k}" for k in range(extra - 1)]
-        return [(n, None, None) for n in others[:extra]] + [(f"{drv}-{ifn}-TxRx-{i}", i, "rxtx") for i in q]
-    if drv == "ixgbe":
-        # ixgbe_request_msix_irqs(): queue vectors, then the link vector named after the netdev
-        _at_most(nic, extra, 1)
-        return [(f"{ifn}-TxRx-{i}", i, "rxtx") for i in q] + [(ifn, None, None)] * extra
-    if drv == "igb":
-        # igb_request_msix(): vector 0 is "other", named after the netdev
-        _at_most(nic, extra, 1)
-        return [(ifn, None, None)] * extra + [(f"{ifn}-TxRx-{i}", i, "rxtx") for i in q]
-    if drv == "mlx5_core":
-        # irq_set_name(): vector 0 is mlx5_async0, completion vectors follow
-        return ([(f"mlx5_async{k}@pci:{bdf}", None, None) for k in range(extra)]
-                + [(f"mlx5_comp{i}@pci:{bdf}", i, "rxtx") for i in q])
-    if drv == "bnxt_en":
-        _at_most(nic, extra, 0)
-        return [(f"{ifn}-TxRx-{i}", i, "rxtx") for i in q]
-    if drv == "ena":
-        # ena_setup_mgmnt_intr() is vector 0
-        _at_most(nic, extra, 1)
-        return [(f"ena-mgmnt@pci:{bdf}", None, None)] * extra + [(f"{ifn}-Tx-Rx-{i}", i, "rxtx") for i in q]
-    if drv == "gve":
-        # gve_alloc_notify_blocks(): blocks 0..n-1 serve tx, n..2n-1 rx; management is the last vector
-        _at_most(nic, extra, 1)
-        n = nic.queues
-        blocks = [(f"gve-ntfy-blk{b}@pci:{bdf}", b if b < n else b - n, "tx" if b < n else "rx") for b in range(2 * n)]
-        return blocks + [(f"gve-mgmnt@pci:{bdf}", None, None)] * extra
-    if drv == "virtio_net":
-        # vp_find_vqs_msix(): config vector, then one per virtqueue with a callback (rx0, tx0, rx1 ...)
-        _at_most(nic, extra, 1)
-        out = [(f"{bus_device}-config", None, None)] * extra
-        for i in q:
-            out += [(f"{bus_device}-input.{i}", i, "rx"), (f"{bus_device}-output.{i}", i, "tx")]
-        return out
-    if drv == "r8169":
-        if nic.queues != 1 or extra:
-            raise ValueError(f"{ifn}: r8169 has exactly one vector")
-        return [(ifn, 0, "rxtx")]
-    raise ValueError(f"{ifn}: unknown driver {drv!r} (known: {', '.join(sorted(DRIVERS))})")
-
-
-def _at_most(nic: NicSpec, extra: int, most: int) -> None:
-    if extra > most:
-        raise ValueError(f"{nic.ifname}: {nic.driver} requests at most {most} non-queue vector(s)")
-
-
-# ---------------------------------------------------------------------------
-# topology
-
-
-@dataclass
-class _Topo:
-    possible: list[int]
-    online: list[int]
-    node_of: dict[int, int]
-    socket_of: dict[int, int]
-    core_id: dict[int, int]
-    siblings: dict[int, frozenset[int]]
-    llc: dict[int, frozenset[int]]
-    node_cpus: dict[int, frozenset[int]]          # all (possible) CPUs of a node
-    package_cpus: dict[int, frozenset[int]]
-
-
-def _topology(spec: MachineSpec) -> _Topo:
-    ncores, threads = spec.cores, spec.threads_per_core
-    node_of, socket_of, core_id, siblings, llc = {}, {}, {}, {}, {}
-    cores_per_socket = spec.nodes_per_socket * spec.cores_per_node
-    for c in range(ncores):
-        cpus = frozenset(c + t * ncores for t in range(threads))
-        node = c // spec.cores_per_node
-        within = c % spec.cores_per_node
-        # L3 domains: the node's cores cut into l3_per_node runs as even as can be
-        dom = within * spec.l3_per_node // spec.cores_per_node
-        lo = next(k for k in range(spec.cores_per_node) if k * spec.l3_per_node // spec.cores_per_node == dom)
-        hi = max(k for k in range(spec.cores_per_node) if k * spec.l3_per_node // spec.cores_per_node == dom)
-        base = node * spec.cores_per_node
-        shared = frozenset(k + t * ncores for k in range(base + lo, base + hi + 1) for t in range(threads))
-        for cpu in cpus:
-            node_of[cpu] = node
-            socket_of[cpu] = c // cores_per_socket
-            core_id[cpu] = c % cores_per_socket
-            siblings[cpu] = cpus
-            llc[cpu] = shared
-    possible = list(range(spec.cpus))
-    offline = set(spec.offline)
-    if 0 in offline:
-        raise ValueError("CPU 0 cannot be offline")
-    if offline - set(possible):
-        raise ValueError(f"offline CPUs {sorted(offline - set(possible))} do not exist")
-    online = [c for c in possible if c not in offline]
-    node_cpus = {n: frozenset(c for c in possible if node_of[c] == n) for n in range(spec.nodes)}
-    package_cpus = {s: frozenset(c for c in possible if socket_of[c] == s) for s in range(spec.sockets)}
-    return _Topo(possible, online, node_of, socket_of, core_id, siblings, llc, node_cpus, package_cpus)
-
-
-def _distance(spec: MachineSpec, a: int, b: int) -> int:
-    if a == b:
-        return 10
-    return 12 if a // spec.nodes_per_socket == b // spec.nodes_per_socket else 21
-
-
-@dataclass(frozen=True)
-class _Boot:
-    isolcpus: frozenset[int]
-    flags: tuple[str, ...]
-    nohz_full: frozenset[int] | None
-    irqaffinity: frozenset[int] | None
-
-
-def _boot(cmdline: str) -> _Boot:
-    values: dict[str, str] = {}
-    for word in cmdline.split():
-        if word == "--":
-            break
-        key, eq, value = word.partition("=")
-        if eq and key in ("isolcpus", "nohz_full", "irqaffinity"):
-            values[key] = value
-    iso, flags = frozenset(), ()
-    if "isolcpus" in values:
-        words = values["isolcpus"].split(",")
-        fl = []
-        while words and words[0] in ("nohz", "domain", "managed_irq"):
-            fl.append(words.pop(0))
-        iso, flags = parse_list(",".join(words)), tuple(fl) or ("domain",)
-    return _Boot(iso, flags,
-                 parse_list(values["nohz_full"]) if "nohz_full" in values else None,
-                 parse_list(values["irqaffinity"]) if "irqaffinity" in values else None)
-
-
-def local_spread(i: int, node: int, topo: _Topo) -> int:
-    """cpumask_local_spread(): the i-th online CPU, the node's own first."""
-    online = topo.online
-    near = [c for c in online if node >= 0 and topo.node_of[c] == node]
-    far = [c for c in online if c not in set(near)]
-    order = near + far
-    return order[i % len(order)]
-
-
-def spread_masks(nvec: int, topo: _Topo) -> list[frozenset[int]]:
-    """group_cpus_evenly() over the possible CPUs: node shares, then sibling-first runs."""
-    nodes = [n for n in sorted(topo.node_cpus) if topo.node_cpus[n]]
-    if nvec <= len(nodes):
-        groups: list[set[int]] = [set() for _ in range(nvec)]
-        for k, n in enumerate(nodes):
-            groups[k % nvec] |= topo.node_cpus[n]
-        return [frozenset(g) for g in groups]
-    # alloc_nodes_groups(): smallest nodes first, each at least one group
-    share: dict[int, int] = {}
-    left_cpus = sum(len(topo.node_cpus[n]) for n in nodes)
-    left = nvec
-    for n in sorted(nodes, key=lambda n: (len(topo.node_cpus[n]), n)):
-        ncpus = len(topo.node_cpus[n])
-        g = max(1, left * ncpus // left_cpus)
-        share[n] = min(g, ncpus)
-        left -= share[n]
-        left_cpus -= ncpus
-    out: list[frozenset[int]] = []
-    for n in nodes:
-        todo = sorted(topo.node_cpus[n])
-        g = share[n]
-        per, extra = divmod(len(todo), g)
-        for k in range(g):
-            want = per + (1 if k < extra else 0)
-            grp: list[int] = []
-            while want > 0 and todo:
-                cpu = todo.pop(0)
-                grp.append(cpu)
-                want -= 1
-                for sib in sorted(topo.siblings[cpu]):
-                    if want > 0 and sib in todo:
-                        todo.remove(sib)
-                        grp.append(sib)
-                        want -= 1
-            out.append(frozenset(grp))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# the writer
+from tests.support.spec import MachineInfo, MachineSpec, NicInfo, NicSpec, NvmeInfo, NvmeSpec
+from tests.support.topology import local_spread, node_distance, spread_masks, topology_of
 
 
 class _Tree:
@@ -523,9 +82,9 @@ class _Writer:
         self.t = _Tree(dest)
         self.spec = spec
         self.rng = random.Random(spec.seed)
-        self.topo = _topology(spec)
+        self.topo = topology_of(spec)
         self.nbits = spec.cpus                       # nr_cpu_ids
-        self.boot = _boot(spec.cmdline)
+        self.boot = boot_params(spec.cmdline)
         self.uptime = spec.uptime if spec.uptime is not None else round(self.rng.uniform(20_000, 90_000), 2)
         online = frozenset(self.topo.online)
         self.default_aff = (self.boot.irqaffinity & online) if self.boot.irqaffinity else online
@@ -640,7 +199,7 @@ class _Writer:
             if bdf in out:
                 raise ValueError(f"PCI address {bdf} used twice")
             out[bdf] = dev
-        ports = {_pci_dir(b)[1] for b in out} - {None}
+        ports = {port for b in out if (port := _pci_dir(b)[1]) is not None}
         if ports & set(out):
             raise ValueError(f"PCI addresses {sorted(ports & set(out))} collide with generated root ports")
         names = [d.ifname for d in self.spec.nics] + [d.name for d in self.spec.nvme]
@@ -725,6 +284,7 @@ class _Writer:
             irqs.append(irq)
             hint = None
             if queue is not None:
+                assert direction is not None  # nic_vectors gives every queue vector one
                 queue_irqs[irq] = (queue, direction)
                 rate = rates[queue] * (0.5 if direction in ("rx", "tx") else 1.0)
                 if drv.hint:
@@ -793,8 +353,9 @@ class _Writer:
             self.add_irq(irq, chip=chip, hwirq=k, handler="edge", actions=(f"{nv.name}q{k}",),
                          affinity=mask, node=nv.node, rate=round(rate, 3), managed=True)
             io.append(irq)
-        self._pci_function(bdf, cls=0x010802, ids=NVME_IDS, driver="nvme", node=nv.node, msi=[admin] + io)
-        return NvmeInfo(nv, bdf, admin, tuple(io), {i: m for i, m in zip(io, masks)}), admin + len(masks) + 1
+        self._pci_function(bdf, cls=0x010802, ids=NVME_IDS, driver="nvme", node=nv.node, msi=[admin, *io])
+        info = NvmeInfo(nv, bdf, admin, tuple(io), dict(zip(io, masks, strict=True)))
+        return info, admin + len(masks) + 1
 
     # -- /proc --------------------------------------------------------------
 
@@ -817,14 +378,14 @@ class _Writer:
             lines.append(interrupts_row(irq, row, d["chip"], d["hwirq"], d["handler"], d["actions"], prec))
         n = len(online)
         loc = [int(self.uptime * 250 * self.rng.uniform(0.5, 1.0)) & 0xFFFFFFFF for _ in online]
-        for label, text in _X86_ROWS:
+        for label, text in X86_ROWS:
             vals = loc if label == "LOC" else [0] * n if label in ("SPU", "RTR", "TRM", "THR", "DFR", "MCE") else \
                 [int(self.uptime * self.rng.uniform(0, 2)) for _ in online]
-            lines.append(_other_row(label, vals, text, prec))
+            lines.append(other_row(label, vals, text, prec))
         lines.append(f"{'ERR':>{prec}}: {0:10d}\n")
         lines.append(f"{'MIS':>{prec}}: {0:10d}\n")
-        for label, text in _X86_TAIL:
-            lines.append(_other_row(label, [0] * n, text, prec))
+        for label, text in X86_TAIL:
+            lines.append(other_row(label, [0] * n, text, prec))
         t.file("proc/interrupts", "".join(lines))
 
         for irq, d in self.irqs.items():
@@ -879,8 +440,8 @@ class _Writer:
         for name in soft_names:
             sl.append(f"{name:>12}:" + "".join(f" {soft[name][c]:10d}" for c in topo.possible) + "\n")
         t.file("proc/softirqs", "".join(sl))
-        idle = self.uptime * len(online) * 0.9
-        t.file("proc/uptime", f"{self.uptime:.2f} {idle:.2f}\n")
+        idle_s = self.uptime * len(online) * 0.9
+        t.file("proc/uptime", f"{self.uptime:.2f} {idle_s:.2f}\n")
         t.file("proc/cmdline", spec.cmdline + "\n")
         t.file("proc/sys/kernel/osrelease", spec.kernel + "\n")
         t.file("proc/sys/net/core/rps_sock_flow_entries", "0\n")
@@ -964,7 +525,7 @@ class _Writer:
             d = f"{base}/node{node}"
             t.file(f"{d}/cpulist", format_list(cpus) + "\n")
             t.file(f"{d}/cpumap", format_mask(cpus, self.nbits) + "\n")
-            t.file(f"{d}/distance", " ".join(str(_distance(spec, node, o)) for o in ids) + "\n")
+            t.file(f"{d}/distance", " ".join(str(node_distance(spec, node, o)) for o in ids) + "\n")
             for cpu in sorted(cpus):
                 t.link(f"{d}/cpu{cpu}", f"sys/devices/system/cpu/cpu{cpu}")
 
@@ -978,84 +539,5 @@ def write_machine(dest: str, spec: MachineSpec) -> MachineInfo:
     with open(os.path.join(dest, "irqd-fixture.toml"), "w") as f:
         f.write(f'description = "machinegen: {spec.cpus} CPUs, {spec.nodes} nodes, '
                 f'{len(spec.nics)} NICs, {len(spec.nvme)} NVMe, {len(info.rates)} IRQs, seed {spec.seed}"\n'
-                f'kernel = "{spec.kernel}"\nsource = "tests/machinegen.py"\n')
+                f'kernel = "{spec.kernel}"\nsource = "tests/support/machine.py"\n')
     return info
-
-
-# ---------------------------------------------------------------------------
-# the benchmark machines
-
-
-class _Buses:
-    """PCI addresses near a node: each node owns a 32-bus range, one PCI domain per socket."""
-
-    def __init__(self, nodes_per_domain: int):
-        self.per_domain = nodes_per_domain
-        self.used: dict[int, int] = {}
-
-    def next(self, node: int) -> tuple[int, int]:
-        dom, local = divmod(node, self.per_domain)
-        j = self.used.get(node, 0)
-        self.used[node] = j + 1
-        if j >= 15:
-            raise ValueError(f"too many devices on node {node}")
-        return dom, (0x20 * local + 1 + 2 * j) % 0x100
-
-
-def large_specs() -> list[MachineSpec]:
-    """Two large machines: 256 CPUs / 8 nodes / ~1,000 IRQs and 1,024 CPUs / 16 nodes / ~4,000 IRQs."""
-    out = []
-    for (sockets, nps, cores, l3, seed, nics, nvme_nodes) in (
-        # 2 sockets x 4 nodes (NPS4-like) x 16 cores x 2 threads
-        (2, 4, 16, 2, 256,
-         [("mlx5_core", 64, 2, (0,)), ("ice", 64, 2, (2,)), ("i40e", 48, 2, (6,)),
-          ("bnxt_en", 32, 1, (3, 7)), ("ixgbe", 32, 1, (5,)), ("igb", 8, 1, (4,))],
-         (1, 4, 5, 7)),
-        # 4 sockets x 4 nodes x 32 cores x 2 threads
-        (4, 4, 32, 4, 1024,
-         [("mlx5_core", 128, 2, (0, 5, 10, 15)), ("ice", 96, 2, (2, 7, 8, 13)),
-          ("bnxt_en", 64, 1, (3, 6, 9, 12)), ("i40e", 64, 1, (1, 4, 11, 14)), ("ixgbe", 63, 1, (0, 8))],
-         tuple((i * 5 + 1) % 16 for i in range(12))),
-    ):
-        buses = _Buses(nps)
-        nic_specs = []
-        for driver, queues, ports, nodes in nics:
-            for node in nodes:
-                dom, bus = buses.next(node)
-                for port in range(ports):
-                    name = f"ens{bus:x}f{port}" + (f"d{dom}" if dom else "")
-                    nic_specs.append(NicSpec(name, driver, f"{dom:04x}:{bus:02x}:00.{port}", node, queues))
-        nvme_specs = []
-        for i, node in enumerate(nvme_nodes):
-            dom, bus = buses.next(node)
-            nvme_specs.append(NvmeSpec(f"nvme{i}", f"{dom:04x}:{bus:02x}:00.0", node))
-        out.append(MachineSpec(sockets=sockets, nodes_per_socket=nps, cores_per_node=cores, threads_per_core=2,
-                               l3_per_node=l3, nics=tuple(nic_specs), nvme=tuple(nvme_specs), seed=seed))
-    return out
-
-
-def spec_irq_count(spec: MachineSpec) -> int:
-    """How many IRQs write_machine will create for ``spec`` (without writing it)."""
-    n = len(spec.platform) + (spec.sockets if spec.dmar else 0)
-    for nic in spec.nics:
-        extra = DRIVERS[nic.driver].extra if nic.extra is None else nic.extra
-        per = 2 if nic.driver in ("gve", "virtio_net") else 1
-        n += per * nic.queues + extra
-    for nv in spec.nvme:
-        nio = nv.io_queues if nv.io_queues is not None else min(spec.cpus, 128)
-        n += 1 + max(1, min(nio, spec.cpus))
-    return n
-
-
-@contextlib.contextmanager
-def trees_dir(path: str | None = None):
-    """Where benches write generated trees: ``path`` kept as given, else a temp dir removed after.
-
-    tmpfs when there is one: /proc and /sys are in-memory too, and writing is ten times faster.
-    """
-    if path is not None:
-        yield path
-        return
-    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="irqd-bench-", dir=shm) as tmp:
-        yield tmp
