@@ -25,8 +25,8 @@ import yaml
 
 from irqd.apply.targets import WRITABLE
 from irqd.config import parse_config
-from irqd.discover.root import SOCKET_FILE
 from irqd.discover.bans import DROPIN_DIR
+from irqd.discover.root import SOCKET_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"

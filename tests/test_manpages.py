@@ -13,7 +13,8 @@ from irqd.cli import build_parser
 from irqd.cli.manpage import DEFAULT_CONF, esc, irqd_toml_5, write_pages
 from irqd.config import Config
 
-pytestmark = pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed (apt-get install man-db groff-base)")
+pytestmark = pytest.mark.skipif(shutil.which("man") is None,
+                                reason="man is not installed (apt-get install man-db groff-base)")
 
 
 def render(page: Path) -> tuple[str, str]:
@@ -90,7 +91,8 @@ def test_irqd_toml_5_has_every_key_with_its_default(pages):
             assert f"[[{name}]]" in text
         if nested is None:
             default = field.get_default()
-            shown = {True: "true", False: "false"}.get(default, f'"{default}"' if isinstance(default, str) else repr(default))
+            literal = f'"{default}"' if isinstance(default, str) else repr(default)
+            shown = {True: "true", False: "false"}.get(default, literal)
             assert f"{name} = {shown}" in text, f"irqd.toml(5) lacks {name} = {shown}"
             continue
         for key, sub in nested.items():
@@ -111,7 +113,7 @@ def test_bounds_and_choices_come_from_the_model(pages):
 def test_a_key_without_an_explanation_is_an_error():
     conf = DEFAULT_CONF.read_text()
     assert "# IRQ number" in conf
-    with pytest.raises(SystemExit, match="irq.irq"):
+    with pytest.raises(SystemExit, match=r"irq\.irq"):
         irqd_toml_5(conf.replace("# IRQ number", ""))
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import FIXTURES
-
 from irqd.cli import main
 from irqd.config import default_config, parse_config
 from irqd.discover import discover
 from irqd.planner import plan
 from irqd.planner.audit import audit
 from irqd.planner.candidates import Candidates
+from tests.support.paths import FIXTURES
 
 TREE = "intel-2s-mlx5"
 NIC = "enp175s0f0"          # igb on node 1 (CPUs 12-23,36-47)

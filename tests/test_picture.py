@@ -17,13 +17,13 @@ import xml.etree.ElementTree as ET
 import zlib
 
 import pytest
-from conftest import FIXTURES, fixture_names
 
 from irqd.cli.picture import finding_cpus, render_audit_html, render_html, render_svg
 from irqd.config import default_config
 from irqd.discover import discover
 from irqd.planner import plan
 from irqd.planner.audit import Finding, audit
+from tests.support.paths import FIXTURES, fixture_names
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -211,7 +211,8 @@ def test_finding_cpus_reads_the_subject():
 
 @pytest.fixture(scope="module")
 def big():
-    from machinegen import large_specs, trees_dir, write_machine
+    from tests.support.machine import write_machine
+    from tests.support.trees import large_specs, trees_dir
     with trees_dir() as tmp:   # tmpfs: 60,000 small files write in seconds there, in a minute on disk
         path = os.path.join(tmp, "m1024")
         write_machine(path, large_specs()[1])

@@ -12,10 +12,10 @@ import time
 import uuid
 
 import pytest
-from conftest import FIXTURES, REPO
 
 from irqd.cli.top import Sample, build_frame, main, render_lines
 from irqd.discover import discover
+from tests.support.paths import FIXTURES, REPO
 
 # `irqd top` once the lead wires add_parser() into irqd.cli; the module runs alone until then
 TOP = [sys.executable, "-m", "irqd", "top"]
