@@ -56,11 +56,14 @@ class _Strict(BaseModel):
 
 
 class Isolation(_Strict):
-    """Which sources of isolated CPUs irqd honours (all by default)."""
+    """Which sources of isolated and banned CPUs irqd honours (all by default)."""
     sysfs_isolated: bool = True
     nohz_full: bool = True
     isolcpus: bool = True
     irqaffinity: bool = True
+    default_smp_affinity: bool = True
+    irqbalance_banned: bool = True
+    banned_d: bool = True
 
 
 class Daemon(_Strict):
