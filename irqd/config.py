@@ -75,6 +75,7 @@ class Daemon(_Strict):
     respect_manual_changes: bool = True
     restore_on_exit: bool = False
     metrics_path: str | None = None
+    nfd_features_path: str | None = None
 
 
 class Device(_Strict):

@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads 
 DEBOUNCE_QUIET = 0.05   # an event burst ends after 50 ms without events ...
 DEBOUNCE_MAX = 0.5      # ... or after 500 ms, whichever comes first
 MIN_TOTAL_RATE = 200.0  # interrupts/s below which balance is not worth a move
+NFD_REFRESH = 600.0     # the node-feature labels are rewritten this often without a re-plan ...
+NFD_EXPIRY = 3600.0     # ... and expire this long after, so a stopped irqd's labels vanish
 
 
 class Daemon:
@@ -71,6 +73,7 @@ class Daemon:
         self.hands_off: dict[str, str] = {}      # file -> why, for status
         self.hands_off_irqs: set[int] = set()    # IRQs someone else placed: never moved for load
         self.stop_requested = False
+        self.nfd_at: float | None = None
 
     @property
     def interval(self) -> float:
@@ -128,6 +131,7 @@ class Daemon:
         self.placement = self._placement(snap, report)
         self.replans += 1
         self._report(why, report)
+        self._write_node_features()
         if settle and any(o.status == "managed" for o in report.outcomes):
             self.replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, settle=settle - 1)
 
@@ -387,6 +391,8 @@ class Daemon:
                 if now >= next_sample:
                     self.sample()
                     self._write_metrics()
+                    if self.nfd_at is not None and now - self.nfd_at >= NFD_REFRESH:
+                        self._write_node_features()
                     self.notifier.status(self.summary())
                     next_sample = now + self.interval
                     done += 1
@@ -403,6 +409,30 @@ class Daemon:
             if self.config.daemon.restore_on_exit:
                 self._restore()
         return 0
+
+    def _write_node_features(self) -> None:
+        """The audit of what was just applied, as NFD labels (daemon.nfd_features_path)."""
+        path = self.config.daemon.nfd_features_path
+        if not path or self.snap is None or self.plan is None:
+            return
+        import datetime
+
+        from ..discover import discover
+        from ..discover.procirq import stale_effective
+        from ..planner.audit import audit
+        from .nodefeatures import write
+        try:
+            # judged as the machine is now, after the writes: a second read, cheap next to a plan
+            snap = discover(self.root, confirmed_managed=self.state.managed)
+            result = audit(snap, self.config, plan(snap, self.config, load=self.rate_load,
+                                                   pinned=self._pins(snap)),
+                           stale_effective=stale_effective(self.rootfs, snap.irqs))
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=NFD_EXPIRY)
+            write(path, result, expires)
+            self.nfd_at = self.clock()
+            self.log.forget("nfd")
+        except (OSError, DiscoveryError) as e:
+            self.log.warn(f"node features file {path}: {getattr(e, 'strerror', None) or e}", key="nfd")
 
     def _write_metrics(self) -> None:
         path = self.config.daemon.metrics_path
