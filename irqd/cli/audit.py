@@ -7,7 +7,7 @@ import sys
 from .. import exits
 from ..cpuset import format_list
 from ..discover import DiscoveryError, Root, RootError, discover
-from ..discover.procirq import stale_effective
+from ..discover.procirq import stale_effective, watch_pending
 from ..jsonfmt import dumps
 from ..planner import plan as make_plan
 from ..planner.audit import CATEGORIES, Audit, audit
@@ -105,7 +105,10 @@ def run_audit(args) -> int:
         err(f"{args.root}: {e.strerror or e}")
         return exits.USAGE
     the_plan = make_plan(snap, config)
-    result = audit(snap, config, the_plan, stale_effective=stale_effective(root, snap.irqs))
+    outside = [i.irq for i in snap.irqs.values()
+               if i.movable and i.affinity and i.effective and not i.effective <= i.affinity]
+    result = audit(snap, config, the_plan, stale_effective=stale_effective(root, snap.irqs),
+                   pending=watch_pending(root, outside))
     if args.format == "html":
         from .picture import render_audit_html
         sys.stdout.write(render_audit_html(snap, the_plan, result, title=f"irqd audit: {snap.root}"))
