@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ..cpuset import CpuFormatError, CpuSet, format_list, parse_list, parse_mask
 from .root import Root
+from .topology import read_list
 
 DEFAULT_AFFINITY = "proc/irq/default_smp_affinity"
 # cri-o's default is the first (pkg/config: DefaultIrqBalanceConfigFile);
@@ -305,14 +306,10 @@ def outside_default_affinity(default_affinity: CpuSet, online: CpuSet) -> CpuSet
 # -- the reader -------------------------------------------------------------
 
 def _cpu_file(root: Root, rel: str, problems: list[str]) -> CpuSet | None:
-    text = root.read(rel)
-    if text is None:
-        return None
-    try:
-        return parse_list(text)
-    except CpuFormatError as e:
-        _problem(root, rel, str(e), problems)
-        return None
+    before = len(root.problems)
+    cpus = read_list(root, rel)
+    problems.extend(str(p) for p in root.problems[before:])   # what read_list noted on the root
+    return cpus
 
 
 def _problem(root: Root, rel: str, message: str, problems: list[str]) -> None:
