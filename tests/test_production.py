@@ -363,7 +363,7 @@ def test_inside_another_network_namespace_irqs_are_left_alone(tmp_path):
 def test_watching_tells_a_pending_move_from_a_refused_one(tmp_path, monkeypatch):
     """On a live host the audit watches IRQs outside their mask: one that fires and stays out was refused."""
     from irqd.discover import Root
-    from irqd.discover.procirq import watch_pending
+    from irqd.discover.pending import watch_pending
 
     root = _copy("dev-virtio-2cpu", tmp_path)
     monkeypatch.setattr(Root, "is_live", property(lambda self: True))

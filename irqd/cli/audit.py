@@ -7,7 +7,8 @@ import sys
 from .. import exits
 from ..cpuset import format_list
 from ..discover import DiscoveryError, Root, RootError, discover
-from ..discover.procirq import stale_effective, watch_pending
+from ..discover.pending import watch_pending
+from ..discover.procirq import stale_effective
 from ..jsonfmt import dumps
 from ..planner import plan as make_plan
 from ..planner.audit import CATEGORIES, Audit, audit
