@@ -465,7 +465,7 @@ def main(argv=None) -> int:
                             text=True).stdout.strip() or "?"
     header = (f"bench_cost {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, irqd {commit}, "
               f"irqbalance {version}, {platform.node()} ({platform.release()}, {os.cpu_count()} CPUs), "
-              f"python {platform.python_version()}")
+              f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
     print(header, flush=True)
 
     host_before = affinities(Path("/"))
@@ -533,7 +533,8 @@ def main(argv=None) -> int:
     left = os.path.exists("/run/irqbalance") and not run_irqbalance_before
     host = (f"host: /proc/irq/*/smp_affinity {'unchanged' if not touched else 'CHANGED for IRQ ' + ', '.join(map(str, touched[:10]))}"
             f" ({len(host_before)} IRQs); /run/irqbalance {'LEFT BEHIND' if left else 'not created'}; "
-            f"work dir {work} removed")
+            f"work dir {work} removed; load average at the end {os.getloadavg()[0]:.1f} "
+            f"(on a shared machine the other load inflates CPU time too, not only wall)")
     print("\n" + host)
     result["host"] = {"affinity_changed": touched, "run_irqbalance_left": left}
     if args.json:
