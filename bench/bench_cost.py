@@ -4,7 +4,7 @@
 Run by hand, as root, not by CI (it needs a private mount namespace for irqbalance):
 
     apt-get install -y irqbalance
-    sudo python3 bench/bench_cost.py [--quick] [--window S] [--settle S] [--repeat N] [--runs N]
+    sudo python3 -m bench.bench_cost [--quick] [--window S] [--settle S] [--repeat N] [--runs N]
                                      [--only NAME] [--no-large] [--no-daemon] [--no-cold]
                                      [--trees DIR] [--json OUT]
 
@@ -57,29 +57,32 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "bench")]
-
-# the irqbalance runner of the comparison script: one way to run irqbalance safely, not two
-from compare_irqbalance import _NAMESPACE_SCRIPT, BIND_FAILED, affinities, run_timed
-from compare_lib import (
+from bench.compare_irqbalance import (
+    BIND_FAILED,
+    ONESHOT_ARGS,
+    affinities,
+    make_markers,
+    namespace_command,
+    run_timed,
+)
+from bench.compare_lib import (
     changed_affinities,
     irqbalance_complaints,
     parse_irqbalance_version,
 )
+from tests.support.machine import write_machine
+from tests.support.trees import large_specs, trees_dir
 
+REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures" / "sysfs"
 DAEMON_FIXTURE = "intel-2s-i40e-ice"
 DAEMON_GENERATED = "gen-256cpu"
-ONESHOT_IRQBALANCE = "exec irqbalance --oneshot --foreground"
 # irqbalance does its first (and, with --oneshot, only) pass one --interval after start (irqbalance.c main():
 # g_timeout_add_seconds(sleep_interval, scan, NULL); default 10 s). --interval 1 keeps that idle wait short;
 # glib fires whole-second timeouts on a second boundary, so the wait is anywhere from 0 to 1 s and irqbalance's
-# wall time is printed but not compared. The daemon runs with the same namespace script and --interval 1.
-if ONESHOT_IRQBALANCE not in _NAMESPACE_SCRIPT:   # compare_irqbalance changed its script: run no unchecked one
-    raise SystemExit(f"bench/compare_irqbalance.py no longer ends its namespace script with {ONESHOT_IRQBALANCE!r}")
-_ONESHOT_SCRIPT = _NAMESPACE_SCRIPT.replace(ONESHOT_IRQBALANCE, f"{ONESHOT_IRQBALANCE} --interval 1")
-_DAEMON_SCRIPT = _NAMESPACE_SCRIPT.replace(ONESHOT_IRQBALANCE, "exec irqbalance --foreground --interval 1")
+# wall time is printed but not compared. The daemon runs in the same namespace with --interval 1.
+ONESHOT_IRQBALANCE = (*ONESHOT_ARGS, "--interval", "1")
+DAEMON_IRQBALANCE = ("--foreground", "--interval", "1")
 
 GOAL_ONESHOT_LARGE = 1.0     # irqd/irqbalance one-shot CPU on the 1,024-CPU tree
 GOAL_ONESHOT_FIXTURE = 1.5   # ... on every other tree
@@ -89,23 +92,15 @@ GOAL_RSS_MIB = 30.0          # irqd daemon peak RSS on the 256-CPU tree
 GOAL_PLAN_MS = 150.0         # irqd plan cold
 
 
-def machinegen():
-    """The machine generator: the one place this script imports it (tests/machinegen.py today)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    import machinegen as gen
-    return gen
-
-
 def generated_trees(base: str) -> list[tuple[str, Path]]:
     """The generated 256- and 1,024-CPU machines, written under ``base`` unless already there."""
-    gen = machinegen()
     out = []
-    for spec in gen.large_specs():
+    for spec in large_specs():
         name = f"gen-{spec.cpus}cpu"
         root = Path(base) / name
         if not (root / "proc" / "interrupts").exists():
             t = time.perf_counter()
-            gen.write_machine(str(root), spec)
+            write_machine(str(root), spec)
             print(f"  generated {root} in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
         out.append((name, root))
     return out
@@ -170,24 +165,12 @@ def oneshot_irqd(src: Path, work: Path, name: str) -> Run:
     return Run(rc, cpu, wall, note)
 
 
-def with_markers(copy: Path) -> str:
-    """Put the bind-mount marker that _NAMESPACE_SCRIPT checks into the copy's proc/ and sys/."""
-    marker = f".irqd-bench-{uuid.uuid4().hex}"
-    for sub in ("proc", "sys"):
-        (copy / sub / marker).write_text("irqd bench bind-mount marker\n")
-    return marker
-
-
-def namespace_cmd(script: str, copy: Path, marker: str) -> list[str]:
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(copy), marker]
-
-
 def oneshot_irqbalance(src: Path, work: Path, name: str) -> Run:
     copy = fresh_copy(src, work, f"irqbalance-{name}")
     try:
-        marker = with_markers(copy)
+        marker = make_markers(copy)
         before = affinities(copy)
-        rc, cpu, wall, output = timed(namespace_cmd(_ONESHOT_SCRIPT, copy, marker),
+        rc, cpu, wall, output = timed(namespace_command(copy, marker, ONESHOT_IRQBALANCE),
                                       work / f"{name}.irqbalance.log", 300, irqbalance_env())
         if rc == BIND_FAILED:
             raise SystemExit(f"{name}: the bind mounts over /proc and /sys did not take; stopped before irqbalance "
@@ -305,8 +288,8 @@ def daemon_irqd(src: Path, work: Path, name: str, seconds: float, settle: float)
 def daemon_irqbalance(src: Path, work: Path, name: str, seconds: float, settle: float) -> Window:
     copy = fresh_copy(src, work, f"irqbalance-run-{name}")
     try:
-        marker = with_markers(copy)
-        w = daemon_window(namespace_cmd(_DAEMON_SCRIPT, copy, marker), work / f"{name}.irqbalance-run.log",
+        marker = make_markers(copy)
+        w = daemon_window(namespace_command(copy, marker, DAEMON_IRQBALANCE), work / f"{name}.irqbalance-run.log",
                           seconds, settle, irqbalance_env(), "irqbalance")
         if w.rc == BIND_FAILED:
             raise SystemExit(f"{name}: the bind mounts over /proc and /sys did not take; irqbalance not run")
@@ -461,8 +444,8 @@ def main(argv=None) -> int:
         return 2
     version = parse_irqbalance_version(subprocess.run(["irqbalance", "--version"], check=False, capture_output=True,
                                                       text=True).stdout)
-    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], check=False, capture_output=True,
-                            text=True).stdout.strip() or "?"
+    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], check=False,
+                            capture_output=True, text=True).stdout.strip() or "?"
     header = (f"bench_cost {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, irqd {commit}, "
               f"irqbalance {version}, {platform.node()} ({platform.release()}, {os.cpu_count()} CPUs), "
               f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
@@ -475,7 +458,7 @@ def main(argv=None) -> int:
     result: dict = {"header": header, "window": window, "settle": args.settle, "repeat": repeat, "runs": runs}
     lines: list[str] = []
     try:
-        with machinegen().trees_dir(args.trees) as base:
+        with trees_dir(args.trees) as base:
             todo = [(p.name, p) for p in sorted(FIXTURES.iterdir()) if (p / "proc" / "interrupts").exists()]
             if not args.no_large:
                 todo += generated_trees(base)
@@ -531,7 +514,8 @@ def main(argv=None) -> int:
 
     touched = changed_affinities(host_before, affinities(Path("/")))
     left = os.path.exists("/run/irqbalance") and not run_irqbalance_before
-    host = (f"host: /proc/irq/*/smp_affinity {'unchanged' if not touched else 'CHANGED for IRQ ' + ', '.join(map(str, touched[:10]))}"
+    what = "unchanged" if not touched else "CHANGED for IRQ " + ", ".join(map(str, touched[:10]))
+    host = (f"host: /proc/irq/*/smp_affinity {what}"
             f" ({len(host_before)} IRQs); /run/irqbalance {'LEFT BEHIND' if left else 'not created'}; "
             f"work dir {work} removed; load average at the end {os.getloadavg()[0]:.1f} "
             f"(on a shared machine the other load inflates CPU time too, not only wall)")
