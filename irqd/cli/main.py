@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .top import add_parser as add_top
     add_top(sub)
+    from .ban import add_parsers as add_ban
+    add_ban(sub)
 
     p = sub.add_parser("config", help="check or show the configuration",
                        description="'irqd config check' validates a config file and lists every problem with "
@@ -194,6 +196,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "status":
         from .status import run_status
         return run_status(args)
+    if args.command in ("ban", "unban"):
+        from .ban import run as run_ban
+        return run_ban(args)
     if args.command == "top":
         from .top import run as run_top
         return run_top(args)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..apply.state import State, StateError
 from ..apply.targets import SCOPES, targets
 from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, restore
-from ..cpuset import CpuSet
+from ..cpuset import CpuSet, format_list
 from ..discover import DiscoveryError, Root, discover
 from ..discover.sample import Sample, SampleError, irq_rates, read_sample
 from ..plan import Plan, plan_json
@@ -122,6 +122,7 @@ class Daemon:
             self.log.err(f"{why}: nothing written: {e}", key=f"apply:{type(e).__name__}")
             return
         self.log.forget("apply:PermissionProblem")
+        self._log_exclusions(self.plan, result)
         self.snap, self.plan, self.plan_at = snap, result, self.clock()
         self.cands = Candidates(snap, self.config)
         self.placement = self._placement(snap, report)
@@ -129,6 +130,17 @@ class Daemon:
         self._report(why, report)
         if settle and any(o.status == "managed" for o in report.outcomes):
             self.replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, settle=settle - 1)
+
+    def _log_exclusions(self, old: Plan | None, new: Plan) -> None:
+        """Say which source banned or freed which CPUs, whenever that changes."""
+        before = old.excluded if old is not None else {}
+        for source in sorted(set(before) | set(new.excluded)):
+            was, now = before.get(source, frozenset()), new.excluded.get(source, frozenset())
+            if now - was:
+                self.log.notice(f"CPU(s) {format_list(now - was)} excluded by {source}: IRQs, RPS and XPS maps "
+                                "move off them")
+            if was - now:
+                self.log.notice(f"CPU(s) {format_list(was - now)} no longer excluded by {source}")
 
     def _placement(self, snap: Snapshot, report: Report) -> dict[int, CpuSet | None]:
         """Where each IRQ runs now: what irqd just wrote, else what discovery read."""
@@ -178,7 +190,7 @@ class Daemon:
         names = sorted({e.ifname for e in burst if e.ifname})
         kinds = sorted({e.kind for e in burst})
         self.last_event = {"kinds": kinds, "devices": names, "count": len(burst), "age_from": self.clock()}
-        self.replan(f"netlink {'/'.join(kinds)} {', '.join(names[:5])}".strip())
+        self.replan(f"event {'/'.join(kinds)} {', '.join(names[:5])}".strip())
 
     # -- sampling and rebalancing -----------------------------------------
 
@@ -325,6 +337,11 @@ class Daemon:
     def run(self, cycles: int | None = None, netlink: bool = True, socket_path: str | None = None) -> int:
         self.replan("start", keep=False)
         watcher = status_server = None
+        from .banwatch import BanWatcher
+        bans = BanWatcher(self.rootfs, self.events)
+        bans.start()
+        for error in bans.errors:
+            self.log.warn(error)
         if netlink:
             from .netlink import Watcher
             watcher = Watcher(self.events)
@@ -378,6 +395,7 @@ class Daemon:
         finally:
             self.log.info("stopping")
             self.notifier.stopping()
+            bans.stop()
             if watcher:
                 watcher.stop()
             if status_server:

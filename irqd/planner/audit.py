@@ -369,7 +369,7 @@ def _stacking_and_smt(ctx: _Ctx) -> None:
                 if stacked_cpu:
                     free_cpus |= where.cpus - busy_cpus
             else:
-                free |= {ctx.core(c) for c in where.cpus} - occupied
+                free |= {ctx.core(c) for c in ctx.cands.first_choice(where.cpus)} - occupied
         if not free and not free_cpus:
             continue
         idle = (f"cores {', '.join(sorted(_v(ctx.core_cpus(k) & ctx.plan.eligible) for k in free))} carry no queue"
@@ -387,7 +387,7 @@ def _stacking_and_smt(ctx: _Ctx) -> None:
         pairs += len(on_core)
         if ctx.policy(nic) != "spread":
             continue
-        free = {ctx.core(c) for c in ctx.slot_where(nic).cpus} - occupied
+        free = {ctx.core(c) for c in ctx.cands.first_choice(ctx.slot_where(nic).cpus)} - occupied
         for core, items in sorted(on_core.items(), key=lambda kv: str(kv[0])):
             threads = {c for _, _, c in items if c is not None}
             if len(threads) >= 2 and free:

@@ -126,6 +126,10 @@ class Candidates:
         """
         return bool((self.siblings(cpu) - {cpu}) & self.excluded_cpus)
 
+    def first_choice(self, cpus: CpuSet) -> CpuSet:
+        """The CPUs a queue takes before any beside an excluded sibling (those are used last)."""
+        return frozenset(c for c in cpus if not self.sibling_excluded(c))
+
     def llc(self, cpu: int) -> CpuSet | None:
         t = self.snap.topology.get(cpu)
         return t.llc if t and t.llc else None

@@ -170,7 +170,24 @@ class Steering:
 
         rest = sorted(senders - set(owner),
                       key=lambda c: (c not in where.cpus, distance(home, cands.node_of.get(c)), c))
+        # a CPU keeps the queue it sends through now, when that queue is not another CPU's own: a
+        # ban lifting or a re-plan then adds CPUs to maps instead of dealing them all again
+        now: dict[int, int] = {}
+        for txq in nic.tx:
+            for c in txq.xps_cpus or ():
+                now.setdefault(c, txq.index)
         spare_for: dict[int, set[int]] = {}
+        anchored_nodes = {cands.node_of.get(cpu) for cpu in owner}
+        for c in rest:
+            q_now = now.get(c)
+            anchor = irq_cpu.get(q_now) if q_now is not None else None
+            if q_now is None or anchor is None or owner.get(anchor) != q_now:
+                continue   # not a queue some CPU owns: dealt again below
+            node = cands.node_of.get(c)
+            if cands.node_of.get(anchor) == node or node not in anchored_nodes:
+                maps[q_now].add(c)   # still as near as any queue can be
+        placed = set().union(*maps.values())
+        rest = [c for c in rest if c not in placed]
         # The nearest queue for each CPU is min over the pool of (nearness, use, q). Nearness takes few values
         # (SMT sibling, then cache, then node distance), so the queues are looked up by their IRQ's CPU and
         # node, and the least used of a node's queues is kept in a heap, instead of scoring every queue for
