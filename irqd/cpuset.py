@@ -51,8 +51,9 @@ def parse_mask(text: str) -> CpuSet:
     return _bits(value)
 
 
+@lru_cache(maxsize=4096)
 def mask_digits(text: str) -> int:
-    """Hex digits a mask was printed with, so a writer can keep the kernel's width."""
+    """Hex digits a mask was printed with, so a writer can keep the kernel's width (cached as parse_mask)."""
     text = text.strip()
     if not text:
         return 0
