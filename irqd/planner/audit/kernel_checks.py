@@ -57,7 +57,7 @@ def managed(ctx: Ctx) -> None:
                     f"kernel-managed ({i.managed}), runs on CPU {v(run)}; no tool can move it", plan, counted=False)
             continue
         housekeeping = (i.affinity or frozenset()) & ctx.plan.eligible
-        fired = sum(n for c, n in i.counts if c in ctx.kernel_excluded)
+        fired = i.counts.on(ctx.kernel_excluded)
         if housekeeping:
             fix = ("with isolcpus=managed_irq the kernel should have picked a housekeeping CPU; was the IRQ "
                    "started before the isolation took effect?" if flag else
