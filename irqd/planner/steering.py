@@ -178,7 +178,11 @@ class Steering:
                 now.setdefault(c, txq.index)
         spare_for: dict[int, set[int]] = {}
         anchored_nodes = {cands.node_of.get(cpu) for cpu in owner}
+        # spare queues first: keeping stops where it would leave a queue without a CPU
+        keep_at_most = len(rest) - sum(1 for q in maps if not maps[q])
         for c in rest:
+            if keep_at_most <= 0:
+                break
             q_now = now.get(c)
             anchor = irq_cpu.get(q_now) if q_now is not None else None
             if q_now is None or anchor is None or owner.get(anchor) != q_now:
@@ -186,6 +190,7 @@ class Steering:
             node = cands.node_of.get(c)
             if cands.node_of.get(anchor) == node or node not in anchored_nodes:
                 maps[q_now].add(c)   # still as near as any queue can be
+                keep_at_most -= 1
         placed = set().union(*maps.values())
         rest = [c for c in rest if c not in placed]
         # The nearest queue for each CPU is min over the pool of (nearness, use, q). Nearness takes few values
