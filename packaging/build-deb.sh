@@ -25,7 +25,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 src="$work/irqd-${version%-*}"
 mkdir "$src"
-(cd "$repo" && tar --exclude=__pycache__ --exclude='*.pyc' --exclude=debian/.build -cf - \
+(cd "$repo" && tar --exclude=__pycache__ --exclude='*.pyc' --exclude=debian/.build --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache -cf - \
     irqd conf systemd debian packaging README.md pyproject.toml fixtures/sysfs/dev-virtio-2cpu) | tar -xf - -C "$src"
 
 # SOURCE_DATE_EPOCH from the changelog (dpkg-buildpackage sets it): reproducible man page dates
