@@ -26,7 +26,7 @@ def irqd_argv(*args: str) -> list[str]:
 def irqd(*args, timeout: float = 20, stdin=subprocess.DEVNULL, prefix: tuple[str, ...] = (),
          **kw) -> subprocess.CompletedProcess:
     """Run one irqd command; a hang raises subprocess.TimeoutExpired (the child is killed)."""
-    return subprocess.run([*prefix, *irqd_argv(*args)], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([*prefix, *irqd_argv(*args)], check=False, capture_output=True, text=True, timeout=timeout,
                           stdin=stdin, env=ENV, cwd=REPO, **kw)
 
 
@@ -76,8 +76,9 @@ class Daemon:
             argv += ["--config", str(cfg)]
         if not netlink:
             argv.append("--no-netlink")
-        self.proc = subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "w"), env=ENV, cwd=REPO)
+        with open(self.log, "w") as log:   # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=log, env=ENV, cwd=REPO)
 
     def wait_ready(self, timeout: float = 15) -> None:
         import time

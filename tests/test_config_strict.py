@@ -59,7 +59,8 @@ def test_unicode_digits_in_cpu_lists_rejected(cpus):
 def test_every_error_has_its_line(text, line):
     found = problems(text)
     assert found and all(LOCATED.match(p) for p in found), found
-    assert int(LOCATED.match(found[0]).group(1)) == line, found
+    first = LOCATED.match(found[0])
+    assert first and int(first.group(1)) == line, found
 
 
 @pytest.mark.parametrize("text, line", [

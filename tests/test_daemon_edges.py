@@ -12,8 +12,7 @@ import subprocess
 import time
 
 import pytest
-
-from clikit import Daemon, assert_clean, irqd, irqd_argv, ENV, REPO
+from clikit import Daemon, assert_clean, irqd
 
 
 @pytest.mark.parametrize("value", ["-1", "nan", "1e-9", "inf", "0", "-inf", "1e9"])
@@ -151,7 +150,7 @@ def test_idle_cpus_are_in_status_and_metrics(fixture_copy, tmp_path):
     _, st, metrics, _, _ = _status_text_and_json(root, tmp_path, config=f'[daemon]\nmetrics_path = "{prom}"\n')
     online = {"0", "1"}
     assert set(st["cpu_load"]) == online, st["cpu_load"]
-    found = set(re.findall(r'^irqd_cpu_irq_rate\{cpu="(\d+)"\} ', metrics, re.M))
+    found = set(re.findall(r'^irqd_cpu_irq_rate\{cpu="(\d+)"\} ', metrics, re.MULTILINE))
     assert found == online, metrics
 
 

@@ -23,9 +23,16 @@ import time
 import traceback
 
 import pytest
-
-from clikit import DOCUMENTED_EXITS, Daemon, assert_clean, irqd, snapshot_tree, tree_diff
+from clikit import (
+    DOCUMENTED_EXITS,
+    Daemon,
+    assert_clean,
+    irqd,
+    snapshot_tree,
+    tree_diff,
+)
 from conftest import FIXTURES, REPO
+
 from irqd.cli import main
 
 CASES = int(os.environ.get("IRQD_FUZZ_CASES", "300"))
@@ -137,8 +144,9 @@ def damage(rng, root: str, undo: Undo, files: list[str], msi: list[str]) -> list
         elif kind == "truncate":
             path = os.path.join(root, rng.choice(files))
             if os.path.isfile(path):
-                data = open(path, "rb").read()
-                undo.write(path, data[:rng.randrange(len(data) + 1)])
+                with open(path, "rb") as src:
+                    whole = src.read()
+                undo.write(path, whole[:rng.randrange(len(whole) + 1)])
         elif kind == "garbage":
             path = os.path.join(root, rng.choice(files))
             undo.write(path, rng.choice(["", "\x00", "٣\n", "ff,ff,ff\n", "-0\n", "1" * 5000 + "\n",
@@ -150,7 +158,8 @@ def damage(rng, root: str, undo: Undo, files: list[str], msi: list[str]) -> list
         elif kind == "stat-intr":
             path = os.path.join(root, "proc/stat")
             if os.path.isfile(path):
-                text = open(path, encoding="utf-8", errors="surrogateescape").read()
+                with open(path, encoding="utf-8", errors="surrogateescape") as src_text:
+                    text = src_text.read()
                 undo.write(path, text.replace("intr ", "intr " + rng.choice(ODD_DIGITS) + " ", 1)
                            .encode("utf-8", errors="surrogateescape"))
         elif kind == "affinity-list":
@@ -174,7 +183,7 @@ def test_fuzz_damaged_trees(fuzz_tree):
                    if not os.path.islink(os.path.join(d, f)) and not f.endswith(".toml"))
     msi = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if d.endswith("/msi_irqs"))
     undo = Undo(root)
-    failures = []
+    failures: list[tuple] = []
     for case in range(TREE_CASES):
         kinds = damage(rng, root, undo, files, msi)
         try:
@@ -234,7 +243,7 @@ def test_fuzz_configs(fuzz_tree, tmp_path):
     rng = random.Random(SEED + 1)
     shipped = (REPO / "conf/irqd.toml").read_text()
     cfg = tmp_path / "irqd.toml"
-    failures = []
+    failures: list[tuple] = []
     for case in range(CONFIG_CASES):
         data = _config(rng, shipped)
         cfg.write_bytes(data)
@@ -242,7 +251,7 @@ def test_fuzz_configs(fuzz_tree, tmp_path):
         if case % 6 == 0:
             commands.append(["plan", "--root", fuzz_tree, "--config", cfg])
         for argv in commands:
-            rc, out, err = call(argv)
+            rc, _, err = call(argv)
             if rc not in DOCUMENTED_EXITS:
                 failures.append((case, argv[0], data[:60], rc, err.strip().splitlines()[-1:]))
             elif rc != 0 and str(cfg) + ":" not in err:

@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from clikit import ENV, REPO, irqd, snapshot_tree, tree_diff
 from conftest import FIXTURES
 
@@ -30,7 +29,7 @@ def _python_for_nobody() -> tuple[str, dict] | None:
     for exe in (sys.executable, shutil.which(version), f"/usr/bin/{version}"):
         if not exe:
             continue
-        ok = subprocess.run([*NOBODY, exe, "-c", "import pydantic, irqd.cli"], env=env, capture_output=True,
+        ok = subprocess.run([*NOBODY, exe, "-c", "import pydantic, irqd.cli"], check=False, env=env, capture_output=True,
                             cwd="/")
         if ok.returncode == 0:
             return exe, env
@@ -42,8 +41,9 @@ pytestmark = pytest.mark.skipif(PY is None, reason="needs root, setpriv, and a p
 
 
 def as_nobody(*args, timeout=20) -> subprocess.CompletedProcess:
+    assert PY is not None
     exe, env = PY
-    return subprocess.run([*NOBODY, exe, "-m", "irqd", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([*NOBODY, exe, "-m", "irqd", *map(str, args)], check=False, capture_output=True, text=True,
                           timeout=timeout, env=env, cwd="/", stdin=subprocess.DEVNULL)
 
 

@@ -13,7 +13,6 @@ import subprocess
 import time
 
 import pytest
-
 from clikit import ENV, REPO, irqd, irqd_argv, snapshot_tree, tree_diff
 
 TREE = "dev-virtio-2cpu"   # 16 IRQs to move, one RPS map, a flow count, the global table
@@ -102,8 +101,8 @@ def test_concurrent_applies_lose_no_original(fixture_copy, tmp_path):
         time.sleep(rng.uniform(0, 0.12))   # inside the first one's discovery and plan
         p2 = subprocess.Popen(irqd_argv("apply", "--root", root, "--only", b, "--yes"), env=ENV, cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        rcs = (p1.wait(30), p2.wait(30))
-        errs = p1.stderr.read() + p2.stderr.read()
+        errs = p1.communicate(timeout=30)[1] + p2.communicate(timeout=30)[1]
+        rcs = (p1.returncode, p2.returncode)
         # 3: the other held the lock, a fair answer; anything else is a failure
         assert all(rc in (0, 3) for rc in rcs), (n, rcs, errs)
         out = irqd("restore", "--root", root)

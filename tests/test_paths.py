@@ -17,7 +17,6 @@ import shutil
 import threading
 
 import pytest
-
 from clikit import Daemon, assert_clean, irqd
 
 IRQ = 38   # virtio2-input.0 on dev-virtio-2cpu: the plan moves it (mask 3 -> 1)

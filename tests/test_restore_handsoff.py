@@ -14,7 +14,6 @@ import os
 import shutil
 
 import pytest
-
 from clikit import assert_clean, irqd, snapshot_tree, tree_diff
 
 TREE = "dev-virtio-2cpu"
