@@ -29,13 +29,26 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG = 'rps_virtual = true\nxps = "on"\n[daemon]\ninterval = 60\n'
 
 
+# the namespace's own sysfs; irqd's default state and socket on tmpfs; the host's IRQs read-only
+PREAMBLE = """\
+set -e
+mount -t sysfs sysfs /sys
+mount -t tmpfs -o mode=0755 tmpfs /var/lib
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount --bind /proc/irq /proc/irq && mount -o remount,bind,ro /proc/irq /proc/irq
+findmnt -no OPTIONS /proc/irq | grep -q '^ro'
+"""
+
+
+def in_netns(body: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a bash ``body`` after PREAMBLE in a new network and mount namespace."""
+    return subprocess.run(["unshare", "-n", "-m", "bash", "-c", PREAMBLE + textwrap.dedent(body)],
+                          check=False, capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=timeout)
+
+
 def churn_script(seconds: float, work: Path, loops: int = 3) -> str:
-    return textwrap.dedent(f"""\
-        set -e
-        mount -t sysfs sysfs /sys
-        mount -t tmpfs -o mode=0755 tmpfs /var/lib
-        mount -t tmpfs -o mode=0755 tmpfs /run
-        mount --bind /proc/irq /proc/irq && mount -o remount,bind,ro /proc/irq /proc/irq
+    return PREAMBLE + textwrap.dedent(f"""\
         waitfor() {{  # waitfor SECONDS COMMAND...: poll every 10 ms
             local end=$(( $(date +%s%N) + $1 * 1000000000 )); shift
             until "$@"; do

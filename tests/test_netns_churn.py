@@ -9,10 +9,12 @@ times. IRQD_CHURN_SECONDS sets the length (default 20 s); bench/churn.py
 runs 90 s and prints what it measured.
 """
 import os
+import re
 import shutil
+import sys
 
 import pytest
-from netnschurn import lines_per_vanished_device, run_churn
+from netnschurn import in_netns, lines_per_vanished_device, run_churn
 
 SECONDS = float(os.environ.get("IRQD_CHURN_SECONDS", "20"))
 
@@ -40,3 +42,23 @@ def test_daemon_survives_churn_and_serves_the_next_device(tmp_path):
     worst = max(per_device.items(), key=lambda kv: kv[1], default=("-", 0))
     assert worst[1] <= 1, f"{worst[0]} went away and was logged {worst[1]} times ({len(per_device)} devices logged)"
     print(f"churn: {r['rounds']} rounds in {SECONDS:g} s, daemon alive, final veth's maps in {r['reaction_ms']} ms")
+
+
+def test_inside_a_netns_irqs_are_not_touched(tmp_path):
+    """A network namespace owns no IRQs: /proc/irq there is the host's (issue 11, item 7).
+
+    /proc/irq is read-only in the namespace, so a write attempt shows as an
+    error instead of reaching the host; irqd must not attempt one at all.
+    """
+    out = in_netns(f"""
+        ip link add v0 numtxqueues 2 numrxqueues 2 type veth peer name v1 numtxqueues 2 numrxqueues 2
+        "{sys.executable}" -m irqd apply --root / --yes > {tmp_path}/apply.out 2> {tmp_path}/apply.err || echo "apply_rc=$?"
+        "{sys.executable}" -m irqd run --root / --no-netlink --cycles 1 > /dev/null 2> {tmp_path}/run.err || echo "run_rc=$?"
+    """)
+    assert out.returncode == 0, out.stderr
+    apply_out = (tmp_path / "apply.out").read_text() + (tmp_path / "apply.err").read_text()
+    run_err = (tmp_path / "run.err").read_text()
+    assert "apply_rc" not in out.stdout and "run_rc" not in out.stdout, out.stdout + apply_out[-1500:] + run_err[-1500:]
+    irq_lines = [line for line in apply_out.splitlines() + run_err.splitlines()
+                 if re.search(r"\birq \d+|smp_affinity", line)]
+    assert not irq_lines, "IRQ writes attempted from inside a network namespace:\n" + "\n".join(irq_lines[:10])
