@@ -1,12 +1,12 @@
 """Device churn for minutes: does ``irqd run`` stay up, and does the next device still get its maps?
 
-Runs tests/netnschurn.py's script in a private network namespace (root,
+Runs tests/support/netnschurn.py's script in a private network namespace (root,
 unshare, ip, ethtool; the host's IRQs, state and socket are never touched)
 and prints the rounds done, whether the daemon was alive at the end, how
 long the RPS/XPS maps of a veth made afterwards took, its errors and how
 many log lines a vanished device cost.
 
-    sudo python3 bench/churn.py [--seconds 90] [--loops 3] [--runs 1]
+    sudo python3 -m bench.churn [--seconds 90] [--loops 3] [--runs 1]
 """
 from __future__ import annotations
 
@@ -16,10 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
-
-from netnschurn import lines_per_vanished_device, run_churn
+from tests.support.netnschurn import lines_per_vanished_device, run_churn
 
 
 def main() -> int:

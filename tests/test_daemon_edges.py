@@ -12,7 +12,8 @@ import subprocess
 import time
 
 import pytest
-from clikit import Daemon, assert_clean, irqd
+
+from tests.support.clikit import Daemon, assert_clean, irqd
 
 
 @pytest.mark.parametrize("value", ["-1", "nan", "1e-9", "inf", "0", "-inf", "1e9"])

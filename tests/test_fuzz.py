@@ -23,7 +23,9 @@ import time
 import traceback
 
 import pytest
-from clikit import (
+
+from irqd.cli import main
+from tests.support.clikit import (
     DOCUMENTED_EXITS,
     Daemon,
     assert_clean,
@@ -31,9 +33,7 @@ from clikit import (
     snapshot_tree,
     tree_diff,
 )
-from conftest import FIXTURES, REPO
-
-from irqd.cli import main
+from tests.support.paths import FIXTURES, REPO
 
 CASES = int(os.environ.get("IRQD_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("IRQD_FUZZ_SEED", "11"))
@@ -52,7 +52,7 @@ def call(argv) -> tuple[int | None, str, str]:
             rc = main([str(a) for a in argv])
         except SystemExit as e:   # argparse
             rc = e.code if isinstance(e.code, int) else 2
-        except BaseException:     # noqa: BLE001 - any escape is the finding
+        except BaseException:
             return None, out.getvalue(), err.getvalue() + traceback.format_exc()
     return rc, out.getvalue(), err.getvalue()
 

@@ -14,7 +14,8 @@ import shutil
 import sys
 
 import pytest
-from netnschurn import in_netns, lines_per_vanished_device, run_churn
+
+from tests.support.netnschurn import in_netns, lines_per_vanished_device, run_churn
 
 SECONDS = float(os.environ.get("IRQD_CHURN_SECONDS", "20"))
 
@@ -50,10 +51,11 @@ def test_inside_a_netns_irqs_are_not_touched(tmp_path):
     /proc/irq is read-only in the namespace, so a write attempt shows as an
     error instead of reaching the host; irqd must not attempt one at all.
     """
+    py = sys.executable
     out = in_netns(f"""
         ip link add v0 numtxqueues 2 numrxqueues 2 type veth peer name v1 numtxqueues 2 numrxqueues 2
-        "{sys.executable}" -m irqd apply --root / --yes > {tmp_path}/apply.out 2> {tmp_path}/apply.err || echo "apply_rc=$?"
-        "{sys.executable}" -m irqd run --root / --no-netlink --cycles 1 > /dev/null 2> {tmp_path}/run.err || echo "run_rc=$?"
+        "{py}" -m irqd apply --root / --yes > {tmp_path}/apply.out 2> {tmp_path}/apply.err || echo "apply_rc=$?"
+        "{py}" -m irqd run --root / --no-netlink --cycles 1 > /dev/null 2> {tmp_path}/run.err || echo "run_rc=$?"
     """)
     assert out.returncode == 0, out.stderr
     apply_out = (tmp_path / "apply.out").read_text() + (tmp_path / "apply.err").read_text()

@@ -16,8 +16,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from clikit import ENV, REPO, irqd, snapshot_tree, tree_diff
-from conftest import FIXTURES
+
+from tests.support.clikit import ENV, REPO, irqd, snapshot_tree, tree_diff
+from tests.support.paths import FIXTURES
 
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 MESSAGE = "run as root (or with CAP_NET_ADMIN)"
@@ -29,8 +30,8 @@ def _python_for_nobody() -> tuple[str, dict] | None:
     for exe in (sys.executable, shutil.which(version), f"/usr/bin/{version}"):
         if not exe:
             continue
-        ok = subprocess.run([*NOBODY, exe, "-c", "import pydantic, irqd.cli"], check=False, env=env, capture_output=True,
-                            cwd="/")
+        ok = subprocess.run([*NOBODY, exe, "-c", "import pydantic, irqd.cli"], check=False, env=env,
+                            capture_output=True, cwd="/")
         if ok.returncode == 0:
             return exe, env
     return None

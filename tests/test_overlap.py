@@ -13,7 +13,8 @@ import subprocess
 import time
 
 import pytest
-from clikit import ENV, REPO, irqd, irqd_argv, snapshot_tree, tree_diff
+
+from tests.support.clikit import ENV, REPO, irqd, irqd_argv, snapshot_tree, tree_diff
 
 TREE = "dev-virtio-2cpu"   # 16 IRQs to move, one RPS map, a flow count, the global table
 

@@ -17,7 +17,8 @@ import shutil
 import threading
 
 import pytest
-from clikit import Daemon, assert_clean, irqd
+
+from tests.support.clikit import Daemon, assert_clean, irqd
 
 IRQ = 38   # virtio2-input.0 on dev-virtio-2cpu: the plan moves it (mask 3 -> 1)
 SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}.get(platform.machine())

@@ -14,7 +14,8 @@ import os
 import shutil
 
 import pytest
-from clikit import assert_clean, irqd, snapshot_tree, tree_diff
+
+from tests.support.clikit import assert_clean, irqd, snapshot_tree, tree_diff
 
 TREE = "dev-virtio-2cpu"
 IRQ = 38                # virtio2-input.0: mask 3 as captured, irqd writes 1

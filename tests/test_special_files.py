@@ -14,7 +14,8 @@ import subprocess
 import time
 
 import pytest
-from clikit import Daemon, assert_clean, irqd
+
+from tests.support.clikit import Daemon, assert_clean, irqd
 
 IRQ = 38   # virtio2-input.0 on dev-virtio-2cpu: the plan writes its smp_affinity
 LIMIT = 3 << 29

@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
+
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 ENV.pop("JOURNAL_STREAM", None)   # plain log lines, no <N> prefixes
 

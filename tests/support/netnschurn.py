@@ -24,7 +24,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
 
 CONFIG = 'rps_virtual = true\nxps = "on"\n[daemon]\ninterval = 60\n'
 
@@ -107,7 +107,8 @@ def run_churn(seconds: float, work: Path, loops: int = 3, timeout: float | None 
     work = Path(work)
     (work / "irqd.toml").write_text(CONFIG)
     out = subprocess.run(["unshare", "-n", "-m", "bash", "-c", churn_script(seconds, work, loops)],
-                         check=False, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         check=False, capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)},
                          timeout=timeout or seconds + 60)
     found = dict(re.findall(r"^(\w+)=(\S+)$", out.stdout, re.MULTILINE))
     log = (work / "daemon.err").read_text(errors="replace") if (work / "daemon.err").exists() else ""
