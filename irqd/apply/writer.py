@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -26,7 +27,9 @@ from ..cpuset import (
     parse_mask,
 )
 from ..planner.candidates import enospc_order
+from ..discover.root import Root, RootError
 from ..snapshot import Snapshot
+from .beneath import HostPath, open_host
 from .state import State
 from .targets import Target, classify
 
@@ -39,15 +42,43 @@ class PermissionProblem(Exception):
     pass
 
 
+# the largest attribute irqd reads back: smp_affinity of 8,192 CPUs is 2,048 hex digits and 255
+# commas; a sysfs attribute is at most one 4 KiB page. More is not a kernel file.
+MAX_ATTR_BYTES = 65536
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """Open beneath the root (no links), non-blocking, and only a regular file (sysfs and procfs
+    attributes are; a FIFO, device or directory in a tree is damage or an attack)."""
+    fd = open_host(path, flags | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EOPNOTSUPP, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def kernel_write(path: str, data: str) -> None:
     """The one place irqd writes to the kernel (or to a fixture tree)."""
-    with open(path, "w") as f:
-        f.write(data)
+    fd = _open_regular(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
 
 
 def kernel_read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
+    """An attribute's text, bounded; bytes that are not text are a ValueError (UnicodeDecodeError)."""
+    fd = _open_regular(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, MAX_ATTR_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_ATTR_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_ATTR_BYTES} bytes", str(path))
+    return data.decode("ascii")
 
 
 @dataclass
@@ -79,20 +110,30 @@ class Report:
         return exits.ERRORS if self.count("error") else exits.OK
 
 
-def check_allowed(root: str, rel: str) -> str:
-    """The host path for ``rel``, or ApplyRefused when irqd must never write there."""
+def check_allowed(root: str, rel: str) -> HostPath:
+    """The host path for ``rel``, its links resolved inside the root (``kernel_write`` then opens
+    it beneath the root, following no link, so a link swapped in afterwards is refused, never
+    followed); ApplyRefused when irqd must never write there; FileNotFoundError when it is gone.
+    """
     target = classify(rel)
     if target is None:
         raise ApplyRefused(f"refusing to write {rel}: outside proc/irq, sys/class/net/*/queues and "
                            "rps_sock_flow_entries")
-    host = os.path.join(root, rel)
-    real = os.path.realpath(host)
-    top = os.path.realpath(root)
-    if top != "/" and not real.startswith(top.rstrip("/") + "/"):
-        raise ApplyRefused(f"refusing to write {host}: it resolves outside the root ({real})")
+    try:
+        tree = Root(root)
+    except RootError as e:
+        raise ApplyRefused(str(e)) from None
+    host = tree.host(rel)
+    real = tree.resolve(rel)
+    if real is None:
+        if os.path.islink(host):
+            raise ApplyRefused(f"refusing to write {host}: it is a link that leads out of the root or nowhere")
+        raise FileNotFoundError(errno.ENOENT, "went away", host)
     if target.scope in ("rps", "xps") and "/queues/" not in real:
         raise ApplyRefused(f"refusing to write {host}: it resolves to {real}, not a queue attribute")
-    return host
+    if target.scope in ("irq", "sysctl") and real != rel:
+        raise ApplyRefused(f"refusing to write {host}: it resolves to {real}, not itself")
+    return HostPath(tree.path, real)
 
 
 def _parse_value(target: Target, text: str) -> CpuSet | int:
@@ -124,10 +165,18 @@ class Applier:
         self.newly: set[str] = set()                   # originals first saved by this run
 
     def run(self, todo: list[Target]) -> Report:
-        hosts = [check_allowed(self.root, t.rel) for t in todo]  # refuse before the first write
+        hosts: list[HostPath | None] = []
+        for t in todo:   # refuse before the first write
+            try:
+                hosts.append(check_allowed(self.root, t.rel))
+            except OSError:   # the device went away since discovery: skip it
+                hosts.append(None)
+                self.report.outcomes.append(Outcome(t, "gone", "went away since it was read"))
         try:
             pending = []
             for target, host in zip(todo, hosts):
+                if host is None:
+                    continue
                 current = self._check(target, host)
                 if current is not None:
                     pending.append((target, host, current))
@@ -152,12 +201,15 @@ class Applier:
         try:
             current = kernel_read(host)
         except OSError as e:
-            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR):
                 self.report.outcomes.append(Outcome(t, "gone", "went away since it was read"))
             elif e.errno == errno.EACCES:
                 raise PermissionProblem(_permission_message(host, t.scope)) from None
             else:
                 self.report.outcomes.append(Outcome(t, "error", f"cannot read: {e.strerror}"))
+            return None
+        except ValueError:
+            self.report.outcomes.append(Outcome(t, "error", "cannot read: not text"))
             return None
         try:
             if _parse_value(t, current) == t.value:
@@ -226,7 +278,7 @@ class Applier:
         elif code == errno.ENOSPC:
             self.report.outcomes.append(Outcome(t, "error",
                                                 "no vector space left on any eligible CPU (ENOSPC)"))
-        elif code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
+        elif code in (errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR):
             self.report.outcomes.append(Outcome(t, "gone", "went away before the write"))
         elif code == errno.EINVAL:
             what = ("an offline CPU, or a mask the kernel cannot use" if t.scope == "irq" else
@@ -256,10 +308,11 @@ class Applier:
                                                 written_value=value))
 
     def _effective(self, host: str) -> CpuSet | None:
-        base = os.path.dirname(host)
         for name, parse in (("effective_affinity_list", parse_list), ("effective_affinity", parse_mask)):
+            path = (HostPath(host.root, os.path.join(os.path.dirname(host.rel), name)) if isinstance(host, HostPath)
+                    else os.path.join(os.path.dirname(host), name))
             try:
-                return parse(kernel_read(os.path.join(base, name)))
+                return parse(kernel_read(path))
             except (OSError, CpuFormatError, ValueError):
                 continue
         return None
@@ -337,7 +390,7 @@ def restore(root: str, state: State) -> Report:
         except ApplyRefused as e:
             report.outcomes.append(Outcome(target, "refused", str(e)))
             continue
-        if not os.path.exists(host):
+        except OSError:
             report.outcomes.append(Outcome(target, "gone", "no longer exists"))
             continue
         try:
@@ -345,7 +398,7 @@ def restore(root: str, state: State) -> Report:
         except OSError as e:
             if e.errno == errno.EACCES:
                 raise PermissionProblem(_permission_message(host, target.scope)) from None
-            if e.errno in (errno.ENOENT, errno.ENODEV):
+            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENOTDIR):
                 report.outcomes.append(Outcome(target, "gone", "went away"))
             else:
                 keep[rel] = text

@@ -175,7 +175,10 @@ class Root:
                 hops += 1
                 if hops > _MAX_LINKS:
                     return None
-                target = os.readlink(host)
+                try:
+                    target = os.readlink(host)
+                except OSError:   # went away between the two calls (a device unplugged)
+                    return None
                 if target.startswith("/"):
                     done = []
                 parts = [p for p in target.split("/")] + parts
