@@ -26,12 +26,15 @@ from ..cpuset import (
     parse_list,
     parse_mask,
 )
-from ..planner.candidates import enospc_order
 from ..discover.root import Root, RootError
+from ..planner.candidates import enospc_order
 from ..snapshot import Snapshot
 from .beneath import HostPath, open_host
 from .state import State
 from .targets import Target, classify
+
+# what a file of a device that went away answers (ENOTDIR: a directory on the way was replaced)
+_GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR})
 
 
 class ApplyRefused(Exception):
@@ -201,7 +204,7 @@ class Applier:
         try:
             current = kernel_read(host)
         except OSError as e:
-            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR):
+            if e.errno in _GONE:
                 self.report.outcomes.append(Outcome(t, "gone", "went away since it was read"))
             elif e.errno == errno.EACCES:
                 raise PermissionProblem(_permission_message(host, t.scope)) from None
@@ -278,7 +281,7 @@ class Applier:
         elif code == errno.ENOSPC:
             self.report.outcomes.append(Outcome(t, "error",
                                                 "no vector space left on any eligible CPU (ENOSPC)"))
-        elif code in (errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.ENOTDIR):
+        elif code in _GONE:
             self.report.outcomes.append(Outcome(t, "gone", "went away before the write"))
         elif code == errno.EINVAL:
             what = ("an offline CPU, or a mask the kernel cannot use" if t.scope == "irq" else
@@ -291,7 +294,12 @@ class Applier:
         try:
             back = kernel_read(host)
             ok = _parse_value(t, back) == value
-        except (OSError, ValueError, CpuFormatError):
+        except OSError as e:
+            if e.errno in _GONE:
+                self.report.outcomes.append(Outcome(t, "gone", "went away right after the write"))
+                return
+            ok, back = False, "?"
+        except (ValueError, CpuFormatError):
             ok, back = False, "?"
         detail = f"-> {text.strip()}"
         if moved and isinstance(value, frozenset):
@@ -398,7 +406,7 @@ def restore(root: str, state: State) -> Report:
         except OSError as e:
             if e.errno == errno.EACCES:
                 raise PermissionProblem(_permission_message(host, target.scope)) from None
-            if e.errno in (errno.ENOENT, errno.ENODEV, errno.ENOTDIR):
+            if e.errno in _GONE:
                 report.outcomes.append(Outcome(target, "gone", "went away"))
             else:
                 keep[rel] = text

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..apply.state import State, StateError
-from ..apply.targets import SCOPES, targets
+from ..apply.targets import SCOPES, classify, targets
 from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, restore
 from ..cpuset import CpuSet
 from ..discover import DiscoveryError, Root, discover
@@ -36,6 +36,25 @@ if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads 
 DEBOUNCE_QUIET = 0.05   # an event burst ends after 50 ms without events ...
 DEBOUNCE_MAX = 0.5      # ... or after 500 ms, whichever comes first
 MIN_TOTAL_RATE = 200.0  # interrupts/s below which balance is not worth a move
+
+
+def _rel_subject(rel: str) -> str | None:
+    """The device or IRQ a written file belongs to: ``eth0`` or ``irq 38``."""
+    t = classify(rel)
+    if t is None:
+        return None
+    if t.dev is not None:
+        return t.dev
+    return f"irq {t.irq}" if t.irq is not None else None
+
+
+def _subject(key: str) -> str | None:
+    """The device or IRQ a log key is about (``gone:eth0``, ``error:irq 38:proc/...``), or None."""
+    kind, _, rest = key.partition(":")
+    if kind in ("gone", "error", "managed", "hands-off") and rest:
+        head = rest.split(":", 1)[0]
+        return _rel_subject(head) or head
+    return None
 
 
 class Daemon:
@@ -96,7 +115,22 @@ class Daemon:
         When the kernel refuses a write (a managed IRQ), re-plan at once
         (``settle`` more times at most), so the IRQs placed around it move
         now, not at the next event.
+
+        Never raises: a device that vanishes mid-way is expected in a daemon
+        (the next event re-plans), and anything else is logged once and
+        retried at the next event or sample.
         """
+        try:
+            self._replan(why, keep=keep, moves=moves, settle=settle)
+        except OSError as e:
+            # a file that vanished between two reads (a device unplugged or renamed): not an error
+            self.log.info(f"{why}: {e.filename or 'a file'} changed under irqd mid-way ({e.strerror}); "
+                          "re-planning at the next event", key="replan:vanished")
+        except Exception as e:   # the daemon must outlive any one bad read
+            self.errors_total += 1
+            self.log.err(f"{why}: re-plan failed: {type(e).__name__}: {e}", key=f"replan:{type(e).__name__}")
+
+    def _replan(self, why: str, *, keep: bool, moves: dict[int, int] | None, settle: int) -> None:
         try:
             snap = discover(self.root, confirmed_managed=self.state.managed)
         except DiscoveryError as e:
@@ -104,6 +138,7 @@ class Daemon:
             self.log.err(f"cannot read the machine: {e}", key="discover")
             return
         self.log.forget("discover")
+        self._prune_log(snap)
         pins = self._pins(snap) if keep else {}
         if moves:
             pins.update(moves)
@@ -128,7 +163,18 @@ class Daemon:
         self.replans += 1
         self._report(why, report)
         if settle and any(o.status == "managed" for o in report.outcomes):
-            self.replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, settle=settle - 1)
+            self._replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, moves=None,
+                         settle=settle - 1)
+
+    def _prune_log(self, snap: Snapshot) -> None:
+        """Forget the log keys and hands-off notes of devices and IRQs that are gone, so a long
+        churn does not grow them without end (and a name used again is logged again)."""
+        devs = {n.name for n in snap.nics}
+        irqs = {f"irq {i}" for i in snap.irqs}
+        self.log.prune(lambda key: _subject(key) in devs or _subject(key) in irqs or _subject(key) is None)
+        for rel in [r for r in self.hands_off if _rel_subject(r) not in devs | irqs]:
+            del self.hands_off[rel]
+        self.hands_off_irqs &= set(snap.irqs)
 
     def _placement(self, snap: Snapshot, report: Report) -> dict[int, CpuSet | None]:
         """Where each IRQ runs now: what irqd just wrote, else what discovery read."""
@@ -156,9 +202,15 @@ class Daemon:
                 self.log.notice(f"{o.label}: {o.detail}", key=f"hands-off:{o.rel}")
             elif o.status == "error":
                 self.errors_total += 1
-                self.log.err(f"{o.label}: {o.detail}", key=f"error:{o.rel}")
-            elif o.status == "gone":
-                self.log.info(f"{o.label}: {o.detail}", key=f"gone:{o.rel}")
+                self.log.err(f"{o.label}: {o.detail}", key=f"error:{_rel_subject(o.rel)}:{o.rel}")
+        # one line per device (or IRQ) that went away, however many of its files were skipped
+        gone: dict[str, int] = {}
+        for o in report.outcomes:
+            if o.status == "gone":
+                subject = _rel_subject(o.rel) or o.rel
+                gone[subject] = gone.get(subject, 0) + 1
+        for subject, n in gone.items():
+            self.log.info(f"{subject}: went away since it was read ({n} file(s) skipped)", key=f"gone:{subject}")
 
     # -- events -----------------------------------------------------------
 
