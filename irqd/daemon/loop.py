@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -57,6 +59,51 @@ def _subject(key: str) -> str | None:
     return None
 
 
+def _ignore_in_handler(signum, frame) -> None:
+    """Nothing: set_wakeup_fd has already written the signal number to the pipe."""
+
+
+class _SignalPipe:
+    def __init__(self, daemon: Daemon):
+        self.daemon = daemon
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            self.old = signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
+        except ValueError:
+            os.close(self.r)
+            os.close(self.w)
+            raise
+        self.stopping = False
+        self.thread = threading.Thread(target=self._pump, name="irqd-signals", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        d = self.daemon
+        while not self.stopping:
+            ready, _, _ = select.select([self.r], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(self.r, 4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            for signum in set(data):
+                with d._signal_lock:
+                    if signum in d._signals_pending:
+                        continue
+                    d._signals_pending.add(signum)
+                d.events.put(("signal", signum))
+
+    def stop(self) -> None:
+        signal.set_wakeup_fd(self.old)
+        self.stopping = True
+        self.thread.join(1.0)
+        os.close(self.r)
+        os.close(self.w)
+
+
 class Daemon:
     def __init__(self, root: str, config: Config, config_path: str | None, state: State, log: Log,
                  notifier: Notifier, only: tuple[str, ...] = SCOPES, clock: Callable[[], float] = time.monotonic,
@@ -90,6 +137,8 @@ class Daemon:
         self.hands_off: dict[str, str] = {}      # file -> why, for status
         self.hands_off_irqs: set[int] = set()    # IRQs someone else placed: never moved for load
         self.stop_requested = False
+        self._signal_lock = threading.Lock()
+        self._signals_pending: set[int] = set()
 
     @property
     def interval(self) -> float:
@@ -253,7 +302,8 @@ class Daemon:
         per_irq = irq_rates(old, new)
         self.rate_load = per_irq
         per_cpu = self._where_it_runs(per_irq)
-        self.cpu_load = {}
+        # every online CPU, an idle one at 0/s: status and metrics show the whole machine
+        self.cpu_load = {c: 0.0 for c in (self.snap.online if self.snap else ())}
         for row in per_cpu.values():
             for cpu, r in row.items():
                 self.cpu_load[cpu] = self.cpu_load.get(cpu, 0.0) + r
@@ -323,8 +373,9 @@ class Daemon:
             "cpu_load": {str(c): round(v, 1) for c, v in sorted(self.cpu_load.items())},
             "last_event": None,
             "last_moves": [{"irq": m["irq"], "to": m["to"], "age": round(now - m["at"], 1)} for m in self.last_moves],
-            "managed": sorted(self.state.managed | {i for i, irq in (self.snap.irqs.items() if self.snap else [])
-                                                    if irq.managed}),
+            # the plan's own list, so every count status prints is the same number
+            "managed": (sorted(p.irq for p in self.plan.irqs if p.managed) if self.plan
+                        else sorted(self.state.managed)),
             "hands_off": dict(sorted(self.hands_off.items())),
             "plan": plan_json(self.plan) if self.plan else None,
         }
@@ -392,8 +443,7 @@ class Daemon:
                 self.log.warn(f"status socket {socket_path}: {e.strerror}; 'irqd status' will not answer")
         self.notifier.ready(self.summary())
         self.log.info(f"running: {self.summary()}")
-        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, frame: self.events.put(("signal", signum)))
+        wakeup = self._catch_signals()
         now = self.clock()
         next_sample = now
         wd = self.notifier.watchdog_interval
@@ -408,11 +458,12 @@ class Daemon:
                 except queue.Empty:
                     ev = None
                 if isinstance(ev, tuple) and ev[0] == "signal":
-                    if ev[1] == signal.SIGHUP:
-                        self.reload()
-                    else:
+                    with self._signal_lock:
+                        got, self._signals_pending = self._signals_pending | {ev[1]}, set()
+                    if got & {signal.SIGTERM, signal.SIGINT}:
                         self.stop_requested = True
                         break
+                    self.reload()   # any number of SIGHUPs since the last one: one reload
                 elif ev is not None:
                     self.handle_events(ev)
                 now = self.clock()
@@ -428,6 +479,8 @@ class Daemon:
                     if cycles is not None and done >= cycles:
                         break
         finally:
+            if wakeup is not None:
+                wakeup.stop()
             self.log.info("stopping")
             self.notifier.stopping()
             if watcher:
@@ -436,7 +489,21 @@ class Daemon:
                 status_server.stop()
             if self.config.daemon.restore_on_exit:
                 self._restore()
+            self._remove_metrics()
         return 0
+
+    def _catch_signals(self) -> _SignalPipe | None:
+        """SIGHUP, SIGTERM and SIGINT through ``signal.set_wakeup_fd``: the handler does nothing
+        (a lock or queue in a handler can deadlock or recurse under a storm of signals); the C
+        level writes the signal number to a pipe, and a thread turns it into one queued event
+        per signal kind still pending (1,000 SIGHUPs make one reload, never a backlog)."""
+        try:
+            pipe = _SignalPipe(self)
+        except ValueError:   # not the main thread (an embedding test): signals stay as they are
+            return None
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _ignore_in_handler)
+        return pipe
 
     def _write_metrics(self) -> None:
         path = self.config.daemon.metrics_path
@@ -447,6 +514,17 @@ class Daemon:
             write_textfile(path, self.metrics())
         except OSError as e:
             self.log.warn(f"metrics file {path}: {e.strerror}", key="metrics")
+
+    def _remove_metrics(self) -> None:
+        """A stopped daemon leaves no figures behind that look current."""
+        path = self.config.daemon.metrics_path
+        if path:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                self.log.warn(f"metrics file {path}: cannot remove: {e.strerror}")
 
     def _restore(self) -> None:
         try:

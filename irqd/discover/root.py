@@ -75,6 +75,24 @@ class Root:
     def socket_path(self) -> str:
         return self.host(SOCKET_FILE)
 
+    def own_path_problem(self, path: str) -> str | None:
+        """Why irqd must not keep its own file (state, lock, socket) at ``path``, or None.
+
+        Beneath a captured tree, a directory on the way that is a symlink
+        would put irqd's files (and its writes) outside the tree: refused,
+        naming the link. On the live host the admin owns /var/lib and /run.
+        """
+        if self.is_live or not path.startswith(self._prefix):
+            return None
+        rel = os.path.dirname(path[len(self._prefix):])
+        parts = [p for p in rel.split("/") if p]
+        for n in range(1, len(parts) + 1):
+            sub = "/".join(parts[:n])
+            if os.path.islink(self.host(sub)):
+                return (f"{self.host(sub)} is a symlink ({sub} -> {os.readlink(self.host(sub))}); irqd keeps its "
+                        "files inside the tree and will not follow it")
+        return None
+
     def host(self, rel: str) -> str:
         """The real path of ``rel`` (no link resolution)."""
         return self._prefix + rel.lstrip("/")
