@@ -7,7 +7,9 @@ reported at once as ``file:line: field.path: message``.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -21,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .cpuset import CpuFormatError, CpuSet, parse_list
+from .cpuset import CpuFormatError, CpuSet, check_list, parse_list
 
 DEFAULT_PATH = "/etc/irqd/irqd.toml"
 
@@ -45,14 +47,15 @@ def _cpulist(value: str | None) -> str | None:
     if not isinstance(value, str):
         raise ValueError("a CPU list is a string such as \"0-3,8\"")
     try:
-        parse_list(value)
+        check_list(value)
     except CpuFormatError as e:
         raise ValueError(str(e)) from None
     return value
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "no" is not a boolean and "10" is not a number (an int is still a fine float)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Isolation(_Strict):
@@ -215,12 +218,31 @@ def default_config() -> Config:
     return Config()
 
 
+# a config file is a few KB; a bound keeps a huge or endless file (a link to /dev/zero) from
+# exhausting memory
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_config(target: str) -> bytes:
+    """The file's bytes: a regular file only, opened non-blocking (a FIFO must not hang the
+    daemon on SIGHUP), at most MAX_CONFIG_BYTES."""
+    fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(target, [f"{target}: not a regular file"])
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(target, [f"{target}: larger than {MAX_CONFIG_BYTES >> 10} KiB; not a config file"])
+    return data
+
+
 def load_config(path: str | None, *, required: bool = False) -> Config:
     """Load ``path`` (default /etc/irqd/irqd.toml). A missing default file means defaults."""
     target = path or DEFAULT_PATH
     try:
-        with open(target, "rb") as f:
-            raw = f.read()
+        raw = _read_config(target)
     except FileNotFoundError:
         if path is None and not required:
             return default_config()
@@ -230,13 +252,27 @@ def load_config(path: str | None, *, required: bool = False) -> Config:
     return parse_config(raw.decode("utf-8", errors="replace"), target)
 
 
+_TOML_AT = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+
+
 def parse_config(text: str, path: str = "<config>") -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, [f"{path}: {e}"]) from None
+        msg = str(e)
+        if m := _TOML_AT.match(msg):
+            raise ConfigError(path, [f"{path}:{m['line']}: {m['msg']} (column {m['col']})"]) from None
+        if msg.endswith("(at end of document)"):
+            end = text.count("\n") + (0 if text.endswith("\n") else 1)
+            raise ConfigError(path, [f"{path}:{max(end, 1)}: {msg.removesuffix(' (at end of document)')} "
+                                     "(at end of file)"]) from None
+        raise ConfigError(path, [f"{path}: {msg}"]) from None
+    except RecursionError:
+        raise ConfigError(path, [f"{path}: nesting too deep"]) from None
     try:
         return Config.model_validate(data)
+    except RecursionError:
+        raise ConfigError(path, [f"{path}: nesting too deep"]) from None
     except ValidationError as e:
         lines = _key_lines(text)
         problems: list[tuple[int, str]] = []
@@ -252,23 +288,59 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise ConfigError(path, [p for _, p in sorted(problems, key=lambda p: p[0])]) from None
 
 
+# one key of a dotted key: bare, "basic" or 'literal' (TOML 1.0), with the spaces around it
+_KEY_PART = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*""")
+
+
+def _key_path(text: str) -> tuple[tuple[str, ...], int] | None:
+    """A (dotted) TOML key at the start of ``text``: its parts and where it ends, or None."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        m = _KEY_PART.match(text, pos)
+        if not m or m.end() == pos:
+            return None
+        bare, basic, literal = m.groups()
+        if bare is not None:
+            parts.append(bare)
+        elif basic is not None:
+            parts.append(basic.encode().decode("unicode_escape") if "\\" in basic else basic)
+        else:
+            parts.append(literal)
+        pos = m.end()
+        if pos < len(text) and text[pos] == ".":
+            pos += 1
+            continue
+        return tuple(parts), pos
+
+
 def _key_lines(text: str) -> dict[tuple, int]:
-    """Map (table..., key) paths to line numbers; tomllib keeps no positions."""
+    """Map (table..., key) paths, and every prefix of them, to line numbers; tomllib keeps no
+    positions. Quoted keys, dotted keys with spaces, [a.b] and [[a]] headers all count."""
     out: dict[tuple, int] = {}
     table: tuple = ()
-    counts: dict[str, int] = {}
+    counts: dict[tuple, int] = {}
+
+    def mark(path: tuple, n: int) -> None:
+        for i in range(1, len(path) + 1):
+            out.setdefault(path[:i], n)
+
     for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if m := re.fullmatch(r"\[\[\s*([\w.-]+)\s*\]\]", line):
-            name = m.group(1)
-            counts[name] = counts.get(name, -1) + 1
-            table = tuple(name.split(".")) + (counts[name],)
-            out.setdefault(table, n)
-        elif m := re.fullmatch(r"\[\s*([\w.-]+)\s*\]", line):
-            table = tuple(m.group(1).split("."))
-            out.setdefault(table, n)
-        elif m := re.match(r"([\w.-]+)\s*=", line):
-            out.setdefault(table + tuple(m.group(1).split(".")), n)
+        line = raw.strip()
+        if line.startswith("[["):
+            found = _key_path(line[2:])
+            if found and line[2 + found[1]:].lstrip().startswith("]]"):
+                name = found[0]
+                counts[name] = counts.get(name, -1) + 1
+                table = name + (counts[name],)
+                mark(table, n)
+        elif line.startswith("["):
+            found = _key_path(line[1:])
+            if found and line[1 + found[1]:].lstrip().startswith("]"):
+                table = found[0]
+                mark(table, n)
+        elif (found := _key_path(line)) and line[found[1]:].startswith("="):
+            mark(table + found[0], n)
     return out
 
 

@@ -19,7 +19,7 @@ import tarfile
 
 from .. import __version__
 from .irqdebug import DEBUG_IRQS
-from .root import STATE_FILE, Root, RootError
+from .root import MAX_READ, MAX_READ_BIG, STATE_FILE, Root, RootError, _slurp
 
 IRQ_FILES = ("smp_affinity", "smp_affinity_list", "effective_affinity", "effective_affinity_list",
              "affinity_hint", "node")
@@ -58,7 +58,12 @@ class Capture:
                 if parent is None:
                     return None
                 target = os.readlink(host)
-                link_at = self._dest(f"{parent}/{parts[i - 1]}" if parent else parts[i - 1])
+                at = f"{parent}/{parts[i - 1]}" if parent else parts[i - 1]
+                if target.startswith("/"):
+                    # an absolute link means a path on the captured machine: made relative, so the
+                    # copy points inside itself and never at the host it is read on
+                    target = os.path.relpath("/" + target.lstrip("/"), "/" + os.path.dirname(at))
+                link_at = self._dest(at)
                 os.makedirs(os.path.dirname(link_at), exist_ok=True)
                 if not os.path.lexists(link_at):
                     os.symlink(target, link_at)
@@ -72,9 +77,9 @@ class Capture:
         resolved = self.link(rel)
         if resolved is None or not self.root.exists(resolved) or self.root.isdir(resolved):
             return
-        try:
-            with open(self.root.host(resolved), "rb") as f:
-                data = f.read()
+        try:   # bounded, regular files only, never out of the tree (as every read of a Root)
+            data = _slurp(self.root.host(resolved), MAX_READ_BIG.get(resolved, MAX_READ),
+                          None if self.root.is_live else self.root._real_prefix)
         except OSError:
             self.unreadable.append(rel)
             return
