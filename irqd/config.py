@@ -252,7 +252,7 @@ def load_config(path: str | None, *, required: bool = False) -> Config:
     return parse_config(raw.decode("utf-8", errors="replace"), target)
 
 
-_TOML_AT = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+_TOML_AT = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>[0-9]+), column (?P<col>[0-9]+)\)$")
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:

@@ -99,20 +99,20 @@ class Capture:
         for rel in PROC_FILES:
             self.file(rel)
         for entry in r.listdir("proc/irq"):
-            if entry.isdigit():
+            if entry.isascii() and entry.isdigit():
                 for name in IRQ_FILES:
                     self.file(f"proc/irq/{entry}/{name}")
                 for sub in r.listdir(f"proc/irq/{entry}"):
                     if r.isdir(f"proc/irq/{entry}/{sub}"):
                         self.dir(f"proc/irq/{entry}/{sub}")  # one empty dir per action, as the kernel has
         for entry in r.listdir("sys/kernel/irq"):
-            if entry.isdigit():
+            if entry.isascii() and entry.isdigit():
                 for name in SYSIRQ_FILES:
                     self.file(f"sys/kernel/irq/{entry}/{name}")
         # the kernel's own word on which IRQs it manages (debugfs, root only):
         # kept, so discovery of the capture knows what it proved here
         for entry in r.listdir(DEBUG_IRQS):
-            if entry.isdigit():
+            if entry.isascii() and entry.isdigit():
                 self.file(f"{DEBUG_IRQS}/{entry}")
         self._cpus()
         self._nodes()
@@ -126,7 +126,7 @@ class Capture:
         for name in CPU_FILES:
             self.file(f"{base}/{name}")
         for entry in self.root.listdir(base):
-            if not re.fullmatch(r"cpu\d+", entry):
+            if not re.fullmatch(r"cpu[0-9]+", entry):
                 continue
             self.file(f"{base}/{entry}/online")
             for name in self.root.listdir(f"{base}/{entry}/topology"):
@@ -136,7 +136,7 @@ class Capture:
                     for name in CACHE_FILES:
                         self.file(f"{base}/{entry}/cache/{index}/{name}")
             for name in self.root.listdir(f"{base}/{entry}"):
-                if re.fullmatch(r"node\d+", name):
+                if re.fullmatch(r"node[0-9]+", name):
                     self.link(f"{base}/{entry}/{name}")
 
     def _nodes(self) -> None:
@@ -144,7 +144,7 @@ class Capture:
         for name in ("online", "possible", "has_cpu", "has_memory"):
             self.file(f"{base}/{name}")
         for entry in self.root.listdir(base):
-            if re.fullmatch(r"node\d+", entry):
+            if re.fullmatch(r"node[0-9]+", entry):
                 for name in ("cpulist", "cpumap", "distance"):
                     self.file(f"{base}/{entry}/{name}")
 

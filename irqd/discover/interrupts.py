@@ -24,9 +24,9 @@ _HANDLERS = ("edge", "fasteoi", "level", "simple", "percpu", "percpu_devid",
 _FUSED = re.compile(r"^(?P<chip>.+?)-(?P<trigger>" + "|".join(sorted(_HANDLERS, key=len, reverse=True)) + r")$")
 # hwirq then "-handler"; hwirq then Level/Edge (GENERIC_IRQ_SHOW_LEVEL, arm);
 # or a hwirq alone.
-_HWIRQ_TRIGGER = re.compile(r"^\s+(?P<hwirq>\d+)-(?P<trigger>\w+)(?=\s|$)")
-_HWIRQ_LEVEL = re.compile(r"^\s+(?P<hwirq>\d+)\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
-_HWIRQ_ONLY = re.compile(r"^\s+(?P<hwirq>\d+)(?=\s|$)")
+_HWIRQ_TRIGGER = re.compile(r"^\s+(?P<hwirq>[0-9]+)-(?P<trigger>\w+)(?=\s|$)")
+_HWIRQ_LEVEL = re.compile(r"^\s+(?P<hwirq>[0-9]+)\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
+_HWIRQ_ONLY = re.compile(r"^\s+(?P<hwirq>[0-9]+)(?=\s|$)")
 _LEVEL_ONLY = re.compile(r"^\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
 _PCI_CHIP = re.compile(r"PCI-MSI(?:X|-X)?-(?P<bdf>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])")
 
@@ -94,7 +94,7 @@ def parse_interrupts(text: str) -> Interrupts:
     header = lines[0].split()
     cpus: list[int] = []
     for word in header:
-        if not word.startswith("CPU") or not word[3:].isdigit():
+        if not word.startswith("CPU") or not (word[3:].isascii() and word[3:].isdigit()):
             raise InterruptsFormatError(1, f"header has {word!r} where a CPU name belongs")
         cpus.append(int(word[3:]))
     ncol = len(cpus)
@@ -109,7 +109,7 @@ def parse_interrupts(text: str) -> Interrupts:
             raise InterruptsFormatError(lineno, f"no 'N:' label in {line[:60]!r}")
         counts, rest = _take_counts(rest, ncol)
         pairs = tuple(zip(cpus, counts))
-        if label.isdigit():
+        if label.isascii() and label.isdigit():
             if len(counts) != ncol:
                 raise InterruptsFormatError(lineno,
                                             f"IRQ {label} has {len(counts)} counts for {ncol} CPUs (truncated?)")
@@ -131,7 +131,7 @@ def _take_counts(rest: str, ncol: int) -> tuple[list[int], str]:
     except ValueError:
         counts = []
         for i, word in enumerate(parts[:ncol]):
-            if not word.isdigit():
+            if not (word.isascii() and word.isdigit()):
                 # fewer counts than CPUs (ERR:, MIS:) or a truncated row
                 return counts, rest[_offset_of(rest, i):]
             counts.append(int(word))

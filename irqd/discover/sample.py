@@ -61,7 +61,7 @@ def read_sample(root: Root, at: float, known: frozenset[int] = frozenset(), cpu_
             soft = parse_softirqs(soft_text) if soft_text else None
         except StatFormatError:
             pass  # interrupt totals alone still tell the load
-    irqs = frozenset(int(e) for e in root.listdir("proc/irq") if e.isdigit())
+    irqs = frozenset(int(e) for e in root.listdir("proc/irq") if e.isascii() and e.isdigit())
     return Sample(
         at=at,
         online=read_list(root, "sys/devices/system/cpu/online"),
