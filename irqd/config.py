@@ -268,11 +268,11 @@ def parse_config(text: str, path: str = "<config>") -> Config:
                                      "(at end of file)"]) from None
         raise ConfigError(path, [f"{path}: {msg}"]) from None
     except RecursionError:
-        raise ConfigError(path, [f"{path}: nesting too deep"]) from None
+        raise ConfigError(path, [f"{path}:{_deep_line(text)}: nesting too deep"]) from None
     try:
         return Config.model_validate(data)
     except RecursionError:
-        raise ConfigError(path, [f"{path}: nesting too deep"]) from None
+        raise ConfigError(path, [f"{path}:{_deep_line(text)}: nesting too deep"]) from None
     except ValidationError as e:
         lines = _key_lines(text)
         problems: list[tuple[int, str]] = []
@@ -286,6 +286,38 @@ def parse_config(text: str, path: str = "<config>") -> Config:
                 msg = "unknown key"
             problems.append((line or 0, f"{where}: {field}: {msg}"))
         raise ConfigError(path, [p for _, p in sorted(problems, key=lambda p: p[0])]) from None
+
+
+_DEEP = 64   # no irqd setting nests more than 3 deep
+
+
+def _deep_line(text: str) -> int:
+    """The line where arrays and inline tables first nest more than _DEEP deep (1 if never):
+    where a RecursionError in the TOML reader or the validator came from."""
+    depth, line, quote, i = 0, 1, "", 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > _DEEP:
+                return line
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return 1
 
 
 # one key of a dotted key: bare, "basic" or 'literal' (TOML 1.0), with the spaces around it
