@@ -110,7 +110,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return exits.ERRORS if self.count("error") else exits.OK
+        return exits.ERRORS if self.count("error") or self.count("refused") else exits.OK
 
 
 def check_allowed(root: str, rel: str) -> HostPath:
@@ -129,8 +129,8 @@ def check_allowed(root: str, rel: str) -> HostPath:
     host = tree.host(rel)
     real = tree.resolve(rel)
     if real is None:
-        if os.path.islink(host):
-            raise ApplyRefused(f"refusing to write {host}: it is a link that leads out of the root or nowhere")
+        if os.path.lexists(host):   # there on the host, not inside the root: a link leads out
+            raise ApplyRefused(f"refusing to write {host}: a link on the way leads out of the root")
         raise FileNotFoundError(errno.ENOENT, "went away", host)
     if target.scope in ("rps", "xps") and "/queues/" not in real:
         raise ApplyRefused(f"refusing to write {host}: it resolves to {real}, not a queue attribute")
@@ -186,6 +186,11 @@ class Applier:
             # every original is on disk before the first change, in one atomic save
             newly = {t.rel for t, _, current in pending if self.state.save_original(t.rel, current)}
             self.newly = newly
+            for t, _, _ in pending:
+                if t.rel in newly and t.dev is not None:
+                    idx = _ifindexes(self.root).get(t.dev)
+                    if idx is not None:
+                        self.state.ifindex[t.rel] = idx
             if newly:
                 self.dirty = True
                 self.state.save()
@@ -250,6 +255,7 @@ class Applier:
             return
         if newly:
             del self.state.originals[t.rel]  # never changed: nothing to restore
+            self.state.ifindex.pop(t.rel, None)
         assert failure is not None
         self._failed(t, host, failure)
 
@@ -336,6 +342,7 @@ class Applier:
             self.state.identity.pop(target.rel, None)
         for rel in self.newly:
             self.state.originals.pop(rel, None)
+            self.state.ifindex.pop(rel, None)
         self.done.clear()
         self.dirty = True
 
@@ -356,6 +363,8 @@ def apply_settled(root: str, state: State, snap: Snapshot, todo: list[Target],
     """
     from ..discover import DiscoveryError, discover  # re-read only when the kernel said no
 
+    if reconcile(root, state, prune=True):
+        state.save()
     report = round_ = Applier(root, state, snap, respect_others).run(todo)
     for _ in range(_MAX_SETTLE_ROUNDS):
         if not any(o.status == "managed" for o in round_.outcomes):
@@ -372,14 +381,66 @@ def apply_settled(root: str, state: State, snap: Snapshot, todo: list[Target],
     return report
 
 
+def _ifindexes(root: str) -> dict[str, int]:
+    """Network device name -> ifindex, as sys/class/net shows them now."""
+    try:
+        tree = Root(root)
+    except RootError:
+        return {}
+    out = {}
+    for name in tree.listdir("sys/class/net"):
+        idx = tree.read_int(f"sys/class/net/{name}/ifindex")
+        if idx is not None:
+            out[name] = idx
+    return out
+
+
+def reconcile(root: str, state: State, *, prune: bool) -> bool:
+    """Bring the state's paths up to date with the machine; True when anything changed.
+
+    A queue attribute saved with its netdev's ifindex follows a renamed
+    device to its new name (a rename must not leave irqd's values behind, nor
+    make a re-plan save irqd's own value as the "original"). With ``prune``,
+    entries of devices and IRQs that are gone are dropped (a veth churn must
+    not pile them up); restore keeps them, to report them.
+    """
+    by_index = {idx: name for name, idx in _ifindexes(root).items()}
+    names = set(by_index.values())
+    changed = False
+    for rel in sorted(set(state.originals) | set(state.written)):
+        t = classify(rel)
+        if t is None:
+            continue
+        if t.dev is not None and t.queue is not None and t.attr is not None:
+            idx = state.ifindex.get(rel)
+            now = by_index.get(idx) if idx is not None else (t.dev if t.dev in names else None)
+            if now is None:
+                if prune:
+                    state.forget(rel)
+                    changed = True
+            elif now != t.dev:
+                state.move(rel, f"sys/class/net/{now}/queues/{t.queue}/{t.attr}")
+                changed = True
+        elif t.irq is not None and prune and not os.path.isdir(os.path.join(root, f"proc/irq/{t.irq}")):
+            state.forget(rel)
+            changed = True
+    return changed
+
+
 def _permission_message(host: str, scope: str) -> str:
     need = "CAP_NET_ADMIN" if scope in ("rps", "xps", "sysctl") else "root (CAP_SYS_ADMIN)"
     return f"permission denied writing {host}: run irqd as root; it needs {need}"
 
 
-def restore(root: str, state: State) -> Report:
-    """Write every saved original back, then clear what was restored."""
+def restore(root: str, state: State, force: bool = False) -> Report:
+    """Write every saved original back, then clear what was restored.
+
+    A file someone changed after irqd wrote it is left alone and reported
+    (``force``: restored anyway); it and every entry refused stay in the
+    state, so a later restore can still do them.
+    """
     root = os.path.abspath(root)
+    reconcile(root, state, prune=False)   # a renamed device's files, under its name now
     report = Report()
     keep: dict[str, str] = {}
     for rel, text in sorted(state.originals.items()):
@@ -396,11 +457,26 @@ def restore(root: str, state: State) -> Report:
         try:
             host = check_allowed(root, rel)
         except ApplyRefused as e:
-            report.outcomes.append(Outcome(target, "refused", str(e)))
+            keep[rel] = text
+            report.outcomes.append(Outcome(target, "refused", f"{e}; kept in the state file"))
             continue
         except OSError:
             report.outcomes.append(Outcome(target, "gone", "no longer exists"))
             continue
+        ours = state.written.get(rel)
+        if ours is not None and not force:
+            try:
+                now = kernel_read(host)
+                theirs = _parse_value(target, now) != _parse_value(target, ours)
+            except (OSError, ValueError, CpuFormatError):
+                theirs = False   # unreadable or not a value: restoring is the safe choice
+            if theirs:
+                keep[rel] = text
+                report.outcomes.append(Outcome(target, "hands-off",
+                                               f"changed by someone else to {now.strip()} after irqd wrote "
+                                               f"{ours.strip()}; left alone (restore --force writes "
+                                               f"{text.strip()})"))
+                continue
         try:
             kernel_write(host, text)
         except OSError as e:
@@ -417,6 +493,7 @@ def restore(root: str, state: State) -> Report:
         state.originals = keep
         state.written = {k: v for k, v in state.written.items() if k in keep}
         state.identity = {k: v for k, v in state.identity.items() if k in keep}
+        state.ifindex = {k: v for k, v in state.ifindex.items() if k in keep}
         state.save()
     else:
         state.clear()

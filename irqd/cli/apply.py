@@ -61,10 +61,12 @@ def _print_report(report: Report, verb: str) -> None:
         if o.status == "same":
             continue
         print(f"{o.status:>8}  {o.label}" + (f": {o.detail}" if o.detail else ""))
-    counts = {s: report.count(s) for s in ("written", "moved", "same", "managed", "gone", "error", "refused")}
+    counts = {s: report.count(s) for s in ("written", "moved", "same", "managed", "gone", "error", "refused",
+                                           "hands-off")}
     print(f"{verb}: {counts['written'] + counts['moved']} written ({counts['moved']} on a fallback CPU), "
           f"{counts['same']} already right, {counts['managed']} kernel-managed, {counts['gone']} gone, "
-          f"{counts['error']} failed" + (f", {counts['refused']} refused" if counts["refused"] else ""))
+          f"{counts['error']} failed" + (f", {counts['refused']} refused" if counts["refused"] else "")
+          + (f", {counts['hands-off']} left to whoever changed them" if counts["hands-off"] else ""))
 
 
 def run_apply(args: Namespace) -> int:
@@ -167,5 +169,5 @@ def run_restore(args: Namespace) -> int:
         if not state.originals:
             print(f"nothing to restore ({state.path} holds no originals)")
             return None
-        return restore(args.root, state)
+        return restore(args.root, state, force=args.force)
     return _locked(path, work, "restore")

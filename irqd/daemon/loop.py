@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..apply.state import State, StateError
 from ..apply.targets import SCOPES, classify, targets
-from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, restore
+from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, reconcile, restore
 from ..cpuset import CpuSet
 from ..discover import DiscoveryError, Root, discover
 from ..discover.sample import Sample, SampleError, irq_rates, read_sample
@@ -196,6 +196,8 @@ class Daemon:
         if moves is not None:
             # a rebalance writes the moved IRQs and the maps that follow them, nothing else
             todo = [t for t in todo if t.scope != "irq" or t.irq in moves]
+        if reconcile(self.root, self.state, prune=True):   # renamed devices, vanished ones
+            self.state.save()
         applier = Applier(self.root, self.state, snap,
                           respect_others=self.config.daemon.respect_manual_changes)
         try:
