@@ -100,9 +100,9 @@ def test_library_never_imports_the_command_line():
 
 
 def test_heavy_libraries_have_one_door():
-    """pydantic only in config, pyroute2 only in daemon.netlink: irqd show and plan start light."""
+    """pydantic only in config_model, pyroute2 only in daemon.netlink: irqd show and plan start light."""
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    for lib, allowed in (("pydantic", {"irqd.config"}), ("pyroute2", {"irqd.daemon.netlink"})):
+    for lib, allowed in (("pydantic", {"irqd.config_model"}), ("pyroute2", {"irqd.daemon.netlink"})):
         users = {m for m, p in modules.items() if any(i == lib or i.startswith(lib + ".") for i in _imports(p))}
         assert users <= allowed, f"{lib} imported by {sorted(users - allowed)}"
 

@@ -88,9 +88,12 @@ class State:
             table.pop(rel, None)
 
     def move(self, rel: str, new: str) -> None:
-        for table in (self.originals, self.written, self.identity, self.ifindex):
-            if rel in table:
-                table[new] = table.pop(rel)   # type: ignore[index]
+        for texts in (self.originals, self.written):
+            if rel in texts:
+                texts[new] = texts.pop(rel)
+        for numbers in (self.identity, self.ifindex):
+            if rel in numbers:
+                numbers[new] = numbers.pop(rel)
 
 
 def load_state(path: str) -> State:

@@ -53,7 +53,13 @@ MAX_ATTR_BYTES = 65536
 def _open_regular(path: str, flags: int) -> int:
     """Open beneath the root (no links), non-blocking, and only a regular file (sysfs and procfs
     attributes are; a FIFO, device or directory in a tree is damage or an attack)."""
-    fd = open_host(path, flags | os.O_NONBLOCK)
+    try:
+        fd = open_host(path, flags | os.O_NONBLOCK)
+    except OSError as e:
+        # a FIFO opened for writing with no reader answers ENXIO, which would read as "gone"
+        if e.errno == errno.ENXIO and stat.S_ISFIFO(os.lstat(path).st_mode):
+            raise OSError(errno.EOPNOTSUPP, "not a regular file", str(path)) from None
+        raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EOPNOTSUPP, "not a regular file", str(path))
@@ -214,10 +220,10 @@ class Applier:
             elif e.errno == errno.EACCES:
                 raise PermissionProblem(_permission_message(host, t.scope)) from None
             else:
-                self.report.outcomes.append(Outcome(t, "error", f"cannot read: {e.strerror}"))
+                self.report.outcomes.append(Outcome(t, "error", f"cannot read {host}: {e.strerror}"))
             return None
         except ValueError:
-            self.report.outcomes.append(Outcome(t, "error", "cannot read: not text"))
+            self.report.outcomes.append(Outcome(t, "error", f"cannot read {host}: not text"))
             return None
         try:
             if _parse_value(t, current) == t.value:
@@ -294,7 +300,7 @@ class Applier:
                     "the kernel refused the mask (offline CPU, or ANDed to empty by isolcpus)")
             self.report.outcomes.append(Outcome(t, "error", f"EINVAL: {what}"))
         else:
-            self.report.outcomes.append(Outcome(t, "error", e.strerror or str(e)))
+            self.report.outcomes.append(Outcome(t, "error", f"{host}: {e.strerror or e}"))
 
     def _verify(self, t: Target, host: str, value: CpuSet | int, text: str, moved: bool) -> None:
         try:
@@ -486,7 +492,7 @@ def restore(root: str, state: State, force: bool = False) -> Report:
                 report.outcomes.append(Outcome(target, "gone", "went away"))
             else:
                 keep[rel] = text
-                report.outcomes.append(Outcome(target, "error", f"{e.strerror}; kept in the state file"))
+                report.outcomes.append(Outcome(target, "error", f"{host}: {e.strerror}; kept in the state file"))
             continue
         report.outcomes.append(Outcome(target, "written", f"-> {text.strip()}", written=text))
     if keep:

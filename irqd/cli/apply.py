@@ -100,6 +100,8 @@ def run_apply(args: Namespace) -> int:
     except DiscoveryError as e:
         _err(str(e))
         return exits.USAGE
+    for problem in snap.problems:   # what could not be read is not planned: say which files
+        _err(f"warning: {problem.path}: {problem.message}")
     result = plan(snap, config)
     todo = targets(result, only)
     if args.dry_run:

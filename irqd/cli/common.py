@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..apply.state import StateError, load_state
-from ..config import Config, ConfigError, load_config
+from ..config import ConfigError, load_config
+
+if TYPE_CHECKING:   # the model module imports pydantic; a run with no config file never needs it
+    from ..config import Config
 from ..discover.root import Root
 
 

@@ -155,7 +155,8 @@ class Root:
                 # it inside the root instead, never on the host
                 real = self.resolve(rel)
                 if real is None:
-                    raise FileNotFoundError(errno.ENOENT, "dangling link") from None
+                    self.note(rel, "a link out of the tree, to nothing inside it: not followed")
+                    return None
                 data = _slurp(self.host(real), limit, self._real_prefix)
         except SpecialFile as e:
             self.note(rel, e.strerror or str(e))
