@@ -15,7 +15,6 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 from irqd.cli.picture import render_svg
 from irqd.config import default_config

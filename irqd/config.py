@@ -59,6 +59,9 @@ class _IsolationDefaults:
     nohz_full: bool = True
     isolcpus: bool = True
     irqaffinity: bool = True
+    default_smp_affinity: bool = True
+    irqbalance_banned: bool = True
+    banned_d: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class _DaemonDefaults:
     respect_manual_changes: bool = True
     restore_on_exit: bool = False
     metrics_path: str | None = None
+    nfd_features_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -47,11 +47,14 @@ class _Strict(BaseModel):
 
 
 class Isolation(_Strict):
-    """Which sources of isolated CPUs irqd honours (all by default)."""
+    """Which sources of isolated and banned CPUs irqd honours (all by default)."""
     sysfs_isolated: bool = True
     nohz_full: bool = True
     isolcpus: bool = True
     irqaffinity: bool = True
+    default_smp_affinity: bool = True
+    irqbalance_banned: bool = True
+    banned_d: bool = True
 
 
 class Daemon(_Strict):
@@ -63,6 +66,7 @@ class Daemon(_Strict):
     respect_manual_changes: bool = True
     restore_on_exit: bool = False
     metrics_path: str | None = None
+    nfd_features_path: str | None = None
 
 
 class Device(_Strict):

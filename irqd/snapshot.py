@@ -188,6 +188,7 @@ class Snapshot:
     problems: tuple[Problem, ...] = field(default=())
     live: bool = False              # read from the running machine (root /), not a captured tree
     foreign_netns: bool = False     # read inside a network namespace other than PID 1's
+    bans: dict[str, CpuSet] = field(default_factory=dict)   # CPUs others banned, by source (discover/bans.py)
 
     def nic(self, name: str) -> Nic | None:
         return next((n for n in self.nics if n.name == name), None)

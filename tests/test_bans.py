@@ -17,16 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from irqd.apply.bans import BanError, remove_dropin, write_dropin
 from irqd.cpuset import CpuFormatError, parse_list
 from irqd.discover.bans import (
-    BanError,
     outside_default_affinity,
     parse_dropin,
     parse_irqbalance_env,
     read_bans,
-    remove_dropin,
     valid_owner,
-    write_dropin,
 )
 from irqd.discover.root import Root
 

@@ -3,7 +3,7 @@
 cli -> daemon -> apply -> planner -> discover -> the shared types. A module
 may import its own package and any package below it, never one above; the
 shared top-level modules (snapshot, plan, cpuset, config, exits, jsonfmt)
-import none of the stage packages. Only ``config`` imports pydantic, only
+import none of the stage packages. Only ``config_model`` imports pydantic, only
 ``daemon.netlink`` imports pyroute2.
 """
 

@@ -80,16 +80,24 @@ def test_queue_irqs_stay_on_their_node_when_it_has_an_eligible_cpu(spec):
 @SETTINGS
 @given(machines(unknown_node=False))
 def test_queues_per_core_within_a_node_differ_by_at_most_one(spec):
+    """Physical cores first; a thread beside an excluded (isolated) sibling only after every other thread."""
     snap, p, _ = build(spec)
+    cands = Q.cands(snap)
     per_core: dict[tuple, int] = defaultdict(int)
+    per_cpu: dict[int, int] = defaultdict(int)
     for nic in Q.physical_nics(snap):
         for cpu in slot_cpus(snap, p, nic).values():
             per_core[Q.core_of(snap, cpu)] += 1
+            per_cpu[cpu] += 1
     for node in snap.nodes:
-        cores = {Q.core_of(snap, c) for c in Q.node_cpus(snap, node) & p.eligible}
+        mine = Q.node_cpus(snap, node) & p.eligible
+        beside = {c for c in mine if cands.sibling_excluded(c)}
+        cores = {Q.core_of(snap, c) for c in mine - beside}
         counts = [per_core.get(k, 0) for k in cores]
         if sum(counts):
             assert max(counts) - min(counts) <= 1, (node, sorted(counts))
+        if beside and mine - beside:
+            assert max(per_cpu[c] for c in beside) <= min(per_cpu[c] for c in mine - beside), (node, dict(per_cpu))
 
 
 def _xps_maps(p, nic) -> dict[int, frozenset[int]]:

@@ -358,3 +358,31 @@ def test_inside_another_network_namespace_irqs_are_left_alone(tmp_path):
     os.remove(root / "proc/self/ns/net")
     os.symlink("net:[4026531833]", root / "proc/self/ns/net")
     assert not discover(str(root)).foreign_netns
+
+
+def test_watching_tells_a_pending_move_from_a_refused_one(tmp_path, monkeypatch):
+    """On a live host the audit watches IRQs outside their mask: one that fires and stays out was refused."""
+    from irqd.discover import Root
+    from irqd.discover.pending import watch_pending
+
+    root = _copy("dev-virtio-2cpu", tmp_path)
+    monkeypatch.setattr(Root, "is_live", property(lambda self: True))
+    for irq in (41, 43):   # written to CPU 1, still running on CPU 0
+        (root / f"proc/irq/{irq}/smp_affinity").write_text("2\n")
+        (root / f"proc/irq/{irq}/effective_affinity").write_text("1\n")
+    stat = root / "proc/stat"
+    text = stat.read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("intr "))
+    counts = line.split()
+    ticks = iter(range(1000))
+
+    def sleep(_: float) -> None:
+        # IRQ 41 fires while watched; IRQ 43 does not
+        n = next(ticks)
+        new = counts.copy()
+        new[2 + 41] = str(int(counts[2 + 41]) + 1 + n)
+        stat.write_text(text.replace(line, " ".join(new)))
+
+    clock = iter(x * 0.1 for x in range(1000))
+    assert watch_pending(Root(str(root)), [41, 43], seconds=1.0, clock=lambda: next(clock), sleep=sleep) == {43}
+    assert watch_pending(Root(str(root)), [], seconds=1.0) == frozenset()

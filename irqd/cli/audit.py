@@ -1,21 +1,47 @@
-"""``irqd audit``: discover, plan, judge, print; exit 0 clean, 1 findings, 2 bad input."""
+"""``irqd audit``: discover, plan, judge, print; exit 0 clean, 1 findings, 2 bad input.
+
+With MACHINE arguments (roots or ``irqd capture --tar`` archives) it audits
+a fleet instead (``fleet.py``): one row per machine; exit 0 when every
+machine is clean, 1 when any has findings, 2 when any could not be audited.
+"""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import exits
 from ..cpuset import format_list
 from ..discover import DiscoveryError, Root, RootError, discover
+from ..discover.pending import watch_pending
 from ..discover.procirq import stale_effective
 from ..jsonfmt import dumps
+from ..plan import Plan
 from ..planner import plan as make_plan
-from ..planner.audit import CATEGORIES, Audit, audit
+from ..planner.audit import CATEGORIES, Audit, Finding, audit
+from ..snapshot import Snapshot
 from .common import err, known_managed, load_config_or_exit
+
+if TYPE_CHECKING:   # the model imports pydantic; judging with the defaults never needs it
+    from ..config import Config
 
 
 def _v(cpus) -> str:
     return format_list(cpus) or "-"
+
+
+def category_json(a: Audit, name: str) -> dict:
+    """One category's counts: what was checked, counted and informational findings, the score."""
+    return {"checked": a.scores[name].checked,
+            "findings": len(a.counted(name)),
+            "info": sum(1 for f in a.findings if f.category == name and not f.counted),
+            "score": None if (score := a.score(name)) is None else round(score, 1)}
+
+
+def finding_json(f: Finding) -> dict:
+    return {"category": f.category, "subject": f.subject, "problem": f.problem, "plan": f.plan,
+            "counted": f.counted}
 
 
 def audit_json(a: Audit) -> dict:
@@ -26,14 +52,9 @@ def audit_json(a: Audit) -> dict:
         "exit": a.exit_code,
         "eligible_cpus": sorted(a.eligible),
         "excluded_cpus": {k: sorted(v) for k, v in sorted(a.excluded.items())},
-        "categories": {name: {"title": title, "checked": a.scores[name].checked,
-                              "findings": len(a.counted(name)),
-                              "info": sum(1 for f in a.findings if f.category == name and not f.counted),
-                              "score": None if (score := a.score(name)) is None else round(score, 1),
-                              "unknown": list(a.scores[name].unknown)}
+        "categories": {name: {"title": title, **category_json(a, name), "unknown": list(a.scores[name].unknown)}
                        for name, title in CATEGORIES.items()},
-        "findings": [{"category": f.category, "subject": f.subject, "problem": f.problem, "plan": f.plan,
-                      "counted": f.counted} for f in a.findings],
+        "findings": [finding_json(f) for f in a.findings],
         "cannot_know": list(a.cannot_know),
     }
 
@@ -91,21 +112,44 @@ def render_table(a: Audit) -> str:
     return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One machine audited: the snapshot and plan the audit judged, and its verdict."""
+    snapshot: Snapshot
+    plan: Plan
+    audit: Audit
+
+
+def judge(path: str, config: Config) -> Judged | str:
+    """Discover the root at ``path``, plan and audit it; or why it could not be read.
+
+    Both ``irqd audit --root`` and the fleet audit call this, so a machine
+    in a fleet is judged exactly as it would be on its own.
+    """
+    try:
+        root = Root(path)
+        snap = discover(path, confirmed_managed=known_managed(root))
+    except (DiscoveryError, RootError) as e:
+        return str(e)
+    except OSError as e:
+        return f"{path}: {e.strerror or e}"
+    the_plan = make_plan(snap, config)
+    outside = [i.irq for i in snap.irqs.values()
+               if i.movable and i.affinity and i.effective and not i.effective <= i.affinity]
+    result = audit(snap, config, the_plan, stale_effective=stale_effective(root, snap.irqs),
+                   pending=watch_pending(root, outside))
+    return Judged(snap, the_plan, result)
+
+
 def run_audit(args) -> int:
     config = load_config_or_exit(args.config)
     if config is None:
         return exits.USAGE
-    try:
-        root = Root(args.root)
-        snap = discover(args.root, confirmed_managed=known_managed(root))
-    except (DiscoveryError, RootError) as e:
-        err(str(e))
+    judged = judge("/" if args.root is None else args.root, config)
+    if isinstance(judged, str):
+        err(judged)
         return exits.USAGE
-    except OSError as e:
-        err(f"{args.root}: {e.strerror or e}")
-        return exits.USAGE
-    the_plan = make_plan(snap, config)
-    result = audit(snap, config, the_plan, stale_effective=stale_effective(root, snap.irqs))
+    snap, the_plan, result = judged.snapshot, judged.plan, judged.audit
     if args.format == "html":
         from .picture import render_audit_html
         sys.stdout.write(render_audit_html(snap, the_plan, result, title=f"irqd audit: {snap.root}"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 # What a metavar names, so the shell offers files or directories there.
 DIRECTORY_METAVARS = {"DIR", "DEST"}
-FILE_METAVARS = {"FILE", "PATH"}
+FILE_METAVARS = {"FILE", "PATH", "MACHINE"}   # MACHINE: a root directory or an archive
 
 
 def annotated_parser() -> argparse.ArgumentParser:

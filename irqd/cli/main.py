@@ -106,12 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "collisions, single-queue NICs without RPS, missing or disagreeing XPS, RFS "
                                    "half set up, affinities the kernel did not honour, managed IRQs. Each finding "
                                    "says what the plan would do.",
-                       epilog="exit status: 0 clean, 1 findings, 2 bad input")
+                       epilog="exit status: 0 clean, 1 findings, 2 bad input. With MACHINE arguments (root "
+                              "directories or 'irqd capture --tar' archives, e.g. irqd audit fleet/*.tar.gz) "
+                              "it audits each machine alike and prints one row per machine, worst first: exit "
+                              "0 every machine clean, 1 findings on any, 2 any machine could not be audited "
+                              "(each is named)")
     _root_arg(p)
+    # None, not "/": --root together with MACHINE arguments is refused, even --root /
+    p.set_defaults(root=None)
+    p.add_argument("machines", nargs="*", metavar="MACHINE",
+                   help="audit these machines instead of one (not with --root): each a root directory or an "
+                        "'irqd capture --tar' archive (.tar.gz); one table row each")
     _config_arg(p)
     p.add_argument("--format", choices=("table", "json", "html"), default="table",
                    help="table for people (default), json for scripts, html: the machine's picture with "
-                        "each finding marked on its CPUs")
+                        "each finding marked on its CPUs (one machine only)")
 
     p = sub.add_parser("run", help="the daemon: apply, then follow netlink events and load",
                        description="Apply the plan, then keep it right: re-plan at once when devices appear, "
@@ -139,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .top import add_parser as add_top
     add_top(sub)
+    from .ban import add_parsers as add_ban
+    add_ban(sub)
 
     p = sub.add_parser("config", help="check or show the configuration",
                        description="'irqd config check' validates a config file and lists every problem with "
@@ -188,6 +199,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "config":
         return _config(args, parser)
     if args.command == "audit":
+        if args.machines:
+            from .fleet import run_fleet
+            return run_fleet(args)
         from .audit import run_audit
         return run_audit(args)
     if args.command == "run":
@@ -196,6 +210,9 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "status":
         from .status import run_status
         return run_status(args)
+    if args.command in ("ban", "unban"):
+        from .ban import run as run_ban
+        return run_ban(args)
     if args.command == "top":
         from .top import run as run_top
         return run_top(args)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..apply.state import State, StateError
 from ..apply.targets import SCOPES, classify, targets
 from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, reconcile, restore
-from ..cpuset import CpuSet
+from ..cpuset import CpuSet, format_list
 from ..discover import DiscoveryError, Root, discover
 from ..discover.sample import Sample, SampleError, irq_rates, read_sample
 from ..plan import Plan, plan_json
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads 
 DEBOUNCE_QUIET = 0.05   # an event burst ends after 50 ms without events ...
 DEBOUNCE_MAX = 0.5      # ... or after 500 ms, whichever comes first
 MIN_TOTAL_RATE = 200.0  # interrupts/s below which balance is not worth a move
+NFD_REFRESH = 600.0     # the node-feature labels are rewritten this often without a re-plan ...
+NFD_EXPIRY = 3600.0     # ... and expire this long after, so a stopped irqd's labels vanish
 
 
 def _rel_subject(rel: str) -> str | None:
@@ -139,6 +141,7 @@ class Daemon:
         self.stop_requested = False
         self._signal_lock = threading.Lock()
         self._signals_pending: set[int] = set()
+        self.nfd_at: float | None = None
 
     @property
     def interval(self) -> float:
@@ -208,11 +211,13 @@ class Daemon:
             self.log.err(f"{why}: nothing written: {e}", key=f"apply:{type(e).__name__}")
             return
         self.log.forget("apply:PermissionProblem")
+        self._log_exclusions(self.plan, result)
         self.snap, self.plan, self.plan_at = snap, result, self.clock()
         self.cands = Candidates(snap, self.config)
         self.placement = self._placement(snap, report)
         self.replans += 1
         self._report(why, report)
+        self._write_node_features()
         if settle and any(o.status == "managed" for o in report.outcomes):
             self._replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, moves=None,
                          settle=settle - 1)
@@ -226,6 +231,17 @@ class Daemon:
         for rel in [r for r in self.hands_off if _rel_subject(r) not in devs | irqs]:
             del self.hands_off[rel]
         self.hands_off_irqs &= set(snap.irqs)
+
+    def _log_exclusions(self, old: Plan | None, new: Plan) -> None:
+        """Say which source banned or freed which CPUs, whenever that changes."""
+        before = old.excluded if old is not None else {}
+        for source in sorted(set(before) | set(new.excluded)):
+            was, now = before.get(source, frozenset()), new.excluded.get(source, frozenset())
+            if now - was:
+                self.log.notice(f"CPU(s) {format_list(now - was)} excluded by {source}: IRQs, RPS and XPS maps "
+                                "move off them")
+            if was - now:
+                self.log.notice(f"CPU(s) {format_list(was - now)} no longer excluded by {source}")
 
     def _placement(self, snap: Snapshot, report: Report) -> dict[int, CpuSet | None]:
         """Where each IRQ runs now: what irqd just wrote, else what discovery read."""
@@ -281,7 +297,7 @@ class Daemon:
         names = sorted({e.ifname for e in burst if e.ifname})
         kinds = sorted({e.kind for e in burst})
         self.last_event = {"kinds": kinds, "devices": names, "count": len(burst), "age_from": self.clock()}
-        self.replan(f"netlink {'/'.join(kinds)} {', '.join(names[:5])}".strip())
+        self.replan(f"event {'/'.join(kinds)} {', '.join(names[:5])}".strip())
 
     # -- sampling and rebalancing -----------------------------------------
 
@@ -430,6 +446,11 @@ class Daemon:
     def run(self, cycles: int | None = None, netlink: bool = True, socket_path: str | None = None) -> int:
         self.replan("start", keep=False)
         watcher = status_server = None
+        from .banwatch import BanWatcher
+        bans = BanWatcher(self.rootfs, self.events)
+        bans.start()
+        for error in bans.errors:
+            self.log.warn(error)
         if netlink:
             from .netlink import Watcher
             watcher = Watcher(self.events)
@@ -475,6 +496,8 @@ class Daemon:
                 if now >= next_sample:
                     self.sample()
                     self._write_metrics()
+                    if self.nfd_at is not None and now - self.nfd_at >= NFD_REFRESH:
+                        self._write_node_features()
                     self.notifier.status(self.summary())
                     next_sample = now + self.interval
                     done += 1
@@ -485,6 +508,7 @@ class Daemon:
                 wakeup.stop()
             self.log.info("stopping")
             self.notifier.stopping()
+            bans.stop()
             if watcher:
                 watcher.stop()
             if status_server:
@@ -506,6 +530,30 @@ class Daemon:
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _ignore_in_handler)
         return pipe
+
+    def _write_node_features(self) -> None:
+        """The audit of what was just applied, as NFD labels (daemon.nfd_features_path)."""
+        path = self.config.daemon.nfd_features_path
+        if not path or self.snap is None or self.plan is None:
+            return
+        import datetime
+
+        from ..discover import discover
+        from ..discover.procirq import stale_effective
+        from ..planner.audit import audit
+        from .nodefeatures import write
+        try:
+            # judged as the machine is now, after the writes: a second read, cheap next to a plan
+            snap = discover(self.root, confirmed_managed=self.state.managed)
+            result = audit(snap, self.config, plan(snap, self.config, load=self.rate_load,
+                                                   pinned=self._pins(snap)),
+                           stale_effective=stale_effective(self.rootfs, snap.irqs))
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=NFD_EXPIRY)
+            write(path, result, expires)
+            self.nfd_at = self.clock()
+            self.log.forget("nfd")
+        except (OSError, DiscoveryError) as e:
+            self.log.warn(f"node features file {path}: {getattr(e, 'strerror', None) or e}", key="nfd")
 
     def _write_metrics(self) -> None:
         path = self.config.daemon.metrics_path

@@ -19,7 +19,6 @@ The readers here only read; the daemon decides what a ban does.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ..cpuset import CpuFormatError, CpuSet, format_list, parse_list, parse_mask
 from .root import Root
+from .topology import read_list
 
 DEFAULT_AFFINITY = "proc/irq/default_smp_affinity"
 # cri-o's default is the first (pkg/config: DefaultIrqBalanceConfigFile);
@@ -45,10 +45,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 BANNED_CPUS = "IRQBALANCE_BANNED_CPUS"
 BANNED_CPULIST = "IRQBALANCE_BANNED_CPULIST"
-
-
-class BanError(Exception):
-    """A drop-in could not be written or removed; the message names the path and the reason."""
 
 
 @dataclass(frozen=True)
@@ -310,14 +306,10 @@ def outside_default_affinity(default_affinity: CpuSet, online: CpuSet) -> CpuSet
 # -- the reader -------------------------------------------------------------
 
 def _cpu_file(root: Root, rel: str, problems: list[str]) -> CpuSet | None:
-    text = root.read(rel)
-    if text is None:
-        return None
-    try:
-        return parse_list(text)
-    except CpuFormatError as e:
-        _problem(root, rel, str(e), problems)
-        return None
+    before = len(root.problems)
+    cpus = read_list(root, rel)
+    problems.extend(str(p) for p in root.problems[before:])   # what read_list noted on the root
+    return cpus
 
 
 def _problem(root: Root, rel: str, message: str, problems: list[str]) -> None:
@@ -403,109 +395,3 @@ def read_dropin_bans(root: Root, possible: CpuSet | None, problems: list[str]) -
             cpus = cpus & possible
         out.append(BanSource(f"banned.d:{owner}", cpus, f"/{rel}"))
     return out
-
-
-# -- writing a drop-in --------------------------------------------------------
-# These two write, which by the layout belongs in irqd/apply/; they live here
-# until that package exists, next to the format they must match.
-
-def _open_dropin_dir(root_path: str, create: bool) -> int:
-    """An fd on ROOT/run/irqd/banned.d, walked one component at a time.
-
-    Each step is opened with O_NOFOLLOW relative to the previous fd, so a
-    symlink planted at run/, run/irqd or banned.d cannot send the write
-    elsewhere. The root itself is the caller's choice and may be a link.
-    """
-    fd = os.open(root_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    walked = root_path.rstrip("/")
-    try:
-        for part in DROPIN_DIR.split("/"):
-            walked += "/" + part
-            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-            try:
-                nfd = os.open(part, flags, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                except FileExistsError:
-                    pass  # made by someone else meanwhile; the open below checks what it is
-                nfd = os.open(part, flags, dir_fd=fd)
-            except OSError as e:
-                if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise BanError(f"{walked}: a symlink or not a directory; refusing to write through it") from None
-                raise
-            os.close(fd)
-            fd = nfd
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _check_owner(owner: str) -> None:
-    if not valid_owner(owner):
-        raise BanError(f"owner {owner!r}: use letters, digits, '_', '.' and '-' "
-                       f"(no leading dot, at most {MAX_OWNER_LEN} characters)")
-
-
-def write_dropin(root_path: str, owner: str, cpus: CpuSet) -> str:
-    """Write ROOT/run/irqd/banned.d/OWNER.cpulist atomically; returns its path.
-
-    A dot-named temp file in the same directory is written, fsynced and
-    renamed over the old one, then the directory is fsynced: a reader sees
-    the old list or the new one, never half of one, and the daemon's inotify
-    watch sees one IN_MOVED_TO.
-    """
-    _check_owner(owner)
-    if any(c < 0 for c in cpus):
-        raise BanError(f"negative CPU number in {sorted(cpus)}")
-    final = f"{owner}{DROPIN_SUFFIX}"
-    path = f"{root_path.rstrip('/')}/{DROPIN_DIR}/{final}"
-    data = (format_list(cpus) + "\n").encode()
-    try:
-        dfd = _open_dropin_dir(root_path, create=True)
-    except OSError as e:
-        raise BanError(f"{root_path.rstrip('/')}/{DROPIN_DIR}: {e.strerror}") from None
-    tmp = f".{final}.{os.getpid()}.{os.urandom(4).hex()}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, final, src_dir_fd=dfd, dst_dir_fd=dfd)
-        os.fsync(dfd)
-    except OSError as e:
-        try:
-            os.unlink(tmp, dir_fd=dfd)
-        except OSError:
-            pass
-        raise BanError(f"{path}: {e.strerror}") from None
-    finally:
-        os.close(dfd)
-    return path
-
-
-def remove_dropin(root_path: str, owner: str) -> bool:
-    """Remove ROOT/run/irqd/banned.d/OWNER.cpulist; False when there was none."""
-    _check_owner(owner)
-    path = f"{root_path.rstrip('/')}/{DROPIN_DIR}/{owner}{DROPIN_SUFFIX}"
-    try:
-        dfd = _open_dropin_dir(root_path, create=False)
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        raise BanError(f"{root_path.rstrip('/')}/{DROPIN_DIR}: {e.strerror}") from None
-    try:
-        os.unlink(f"{owner}{DROPIN_SUFFIX}", dir_fd=dfd)
-        os.fsync(dfd)
-        return True
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        raise BanError(f"{path}: {e.strerror}") from None
-    finally:
-        os.close(dfd)

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import socket
+import stat
 import sys
 import tarfile
+import tomllib
 
 from .. import __version__
 from .irqdebug import DEBUG_IRQS
@@ -31,6 +33,10 @@ PCI_FILES = ("class", "vendor", "device", "subsystem_vendor", "subsystem_device"
 NET_FILES = ("operstate", "ifindex", "mtu", "type", "uevent", "tx_queue_len")
 RX_FILES = ("rps_cpus", "rps_flow_cnt")
 TX_FILES = ("xps_cpus", "xps_rxqs", "tx_maxrate")
+# what the capture says about itself, at the top of the tree
+MANIFEST = "irqd-fixture.toml"
+_MANIFEST_MAX = 64 << 10
+
 PROC_FILES = ("proc/interrupts", "proc/cmdline", "proc/stat", "proc/softirqs", "proc/uptime",
               "proc/sys/kernel/osrelease", "proc/sys/net/core/rps_sock_flow_entries",
               "proc/irq/default_smp_affinity")
@@ -207,7 +213,7 @@ def capture(root_path: str, dest: str, tar: bool = False, description: str | Non
         "captured": datetime.date.today().isoformat(),
         "source": f"irqd capture {__version__}" + (f" on {socket.gethostname()}" if root.is_live else ""),
     }
-    with open(os.path.join(dest, "irqd-fixture.toml"), "w") as f:
+    with open(os.path.join(dest, MANIFEST), "w") as f:
         for key, value in meta.items():
             f.write(f"{key} = {_toml_str(value)}\n")
         if cap.unreadable:
@@ -221,6 +227,37 @@ def capture(root_path: str, dest: str, tar: bool = False, description: str | Non
             t.add(dest, arcname=os.path.basename(dest.rstrip("/")))
         print(f"packed {archive}")
     return 0
+
+
+def read_manifest(root: Root) -> dict[str, str]:
+    """The text keys of ROOT/irqd-fixture.toml (description, kernel, captured, source); {} without one.
+
+    A capture's own notes, not the machine: a missing, oversized or broken
+    manifest only costs the notes. The read stays beneath the root, takes
+    regular files only (a FIFO would block) and at most 64 KiB.
+    """
+    rel = root.resolve(MANIFEST)
+    if rel is None:
+        return {}
+    try:
+        fd = os.open(root.host(rel), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        data = os.read(fd, _MANIFEST_MAX + 1)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
+    if len(data) > _MANIFEST_MAX:
+        return {}
+    try:
+        meta = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return {k: v for k, v in meta.items() if isinstance(v, str)}
 
 
 def _refused_writes(root: Root) -> list[int]:

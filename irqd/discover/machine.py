@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from .. import snapshot as S
 from ..cpuset import CpuSet, digits_for
+from .bans import read_bans
 from .cmdline import parse_cmdline
 from .interrupts import InterruptsFormatError, IrqRow, parse_interrupts
 from .irqdebug import read_debug_flags
@@ -133,6 +134,7 @@ def discover(path: str = "/", confirmed_managed: Iterable[int] = ()) -> S.Snapsh
         problems=tuple(root.problems),
         live=root.is_live,
         foreign_netns=_foreign_netns(root),
+        bans={s.name: s.cpus for s in read_bans(root).sources if s.cpus},
     )
 
 

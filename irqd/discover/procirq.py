@@ -105,3 +105,4 @@ def stale_effective(root: Root, irqs: Iterable[int]) -> frozenset[int]:
         if written is not None and seen and written > max(seen):
             out.add(irq)
     return frozenset(out)
+

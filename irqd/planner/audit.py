@@ -138,6 +138,7 @@ class _Ctx:
         self.findings: list[Finding] = []
         self.scores = {name: Score() for name in CATEGORIES}
         self._slots: dict[str, dict[int, _Place | None]] | None = None
+        self.pending: frozenset[int] = frozenset()
 
     def add(self, category: str, subject: str, problem: str, plan: str, counted: bool = True) -> None:
         self.findings.append(Finding(category, subject, problem, plan, counted))
@@ -369,7 +370,7 @@ def _stacking_and_smt(ctx: _Ctx) -> None:
                 if stacked_cpu:
                     free_cpus |= where.cpus - busy_cpus
             else:
-                free |= {ctx.core(c) for c in where.cpus} - occupied
+                free |= {ctx.core(c) for c in ctx.cands.first_choice(where.cpus)} - occupied
         if not free and not free_cpus:
             continue
         idle = (f"cores {', '.join(sorted(_v(ctx.core_cpus(k) & ctx.plan.eligible) for k in free))} carry no queue"
@@ -387,7 +388,7 @@ def _stacking_and_smt(ctx: _Ctx) -> None:
         pairs += len(on_core)
         if ctx.policy(nic) != "spread":
             continue
-        free = {ctx.core(c) for c in ctx.slot_where(nic).cpus} - occupied
+        free = {ctx.core(c) for c in ctx.cands.first_choice(ctx.slot_where(nic).cpus)} - occupied
         for core, items in sorted(on_core.items(), key=lambda kv: str(kv[0])):
             threads = {c for _, _, c in items if c is not None}
             if len(threads) >= 2 and free:
@@ -558,11 +559,11 @@ def _effective(ctx: _Ctx) -> None:
             stale += 1
             continue
         if i.effective and not i.effective <= i.affinity:
-            if ctx.barely_fires(i):
+            if irq in ctx.pending or ctx.barely_fires(i):
                 # x86 and others move an IRQ at its next interrupt: one that
                 # barely fires keeps its old effective CPU until then
                 ctx.add("effective", ctx.irq_label(i),
-                        f"pending: moves to {_v(i.affinity)} at its next interrupt (now on CPU "
+                        f"pending: moves to CPU {_v(i.affinity)} at its next interrupt (now on CPU "
                         f"{_v(i.effective)}; it fired {i.total} time(s) since boot)",
                         _irq_plan_text(ctx.irq_plan.get(irq)), counted=False)
                 continue
@@ -615,16 +616,20 @@ def _managed(ctx: _Ctx) -> None:
 
 
 def audit(snapshot: S.Snapshot, config: Config, plan: Plan, *, live: bool | None = None,
-          stale_effective: frozenset[int] = frozenset()) -> Audit:
+          stale_effective: frozenset[int] = frozenset(), pending: frozenset[int] = frozenset()) -> Audit:
     """Judge the snapshot against the plan made from it; pure.
 
     ``live``: the snapshot is the running machine (default: its root is /).
     ``stale_effective``: IRQs whose effective affinity is known to predate
     their smp_affinity (a captured tree someone wrote into afterwards).
+    ``pending``: IRQs seen not to fire while their effective affinity was
+    watched (``discover.procirq.watch_pending``): their move has not had
+    its chance yet.
     """
     if live is None:
         live = snapshot.live
     ctx = _Ctx(snapshot, config, plan, live, frozenset() if live else frozenset(stale_effective))
+    ctx.pending = frozenset(pending)
     for check in (_numa, _isolation, _stacking_and_smt, _rps, _xps, _rfs, _effective, _managed):
         check(ctx)
     cannot = [f"{name}: {text}" for name in CATEGORIES for text in ctx.scores[name].unknown]

@@ -29,7 +29,11 @@ if TYPE_CHECKING:  # the config module imports pydantic; the planner only reads 
 
 # Which config switch governs each isolation source discovery reports.
 _SOURCE_SWITCH = {"sysfs:isolated": "sysfs_isolated", "sysfs:nohz_full": "nohz_full",
-                  "cmdline:nohz_full": "nohz_full", "cmdline:irqaffinity": "irqaffinity"}
+                  "cmdline:nohz_full": "nohz_full", "cmdline:irqaffinity": "irqaffinity",
+                  "proc:default_smp_affinity": "default_smp_affinity"}
+# ... and each ban source, by the prefix of its name
+_PREFIX_SWITCH = (("cmdline:isolcpus", "isolcpus"), ("irqbalance:", "irqbalance_banned"),
+                  ("banned.d:", "banned_d"))
 
 Core = tuple  # (package, die, core) or ("cpu", n) when the topology is unknown
 
@@ -54,7 +58,10 @@ def placement_weight(rate: float) -> float:
 
 
 def _switch_for(source: str) -> str:
-    return "isolcpus" if source.startswith("cmdline:isolcpus") else _SOURCE_SWITCH.get(source, source)
+    for prefix, switch in _PREFIX_SWITCH:
+        if source.startswith(prefix):
+            return switch
+    return _SOURCE_SWITCH.get(source, source)
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,8 @@ class Candidates:
         self.snap = snap
         self.cfg = config
         self.excluded: dict[str, CpuSet] = {}
-        for source, cpus in sorted(snap.isolation.sources.items()):
-            if getattr(config.isolation, _switch_for(source), True):
+        for source, cpus in sorted([*snap.isolation.sources.items(), *snap.bans.items()]):
+            if getattr(config.isolation, _switch_for(source), True) and cpus & snap.online:
                 self.excluded[source] = frozenset(cpus) & snap.online
         banned = config.banned() & snap.online
         if banned:
@@ -118,6 +125,10 @@ class Candidates:
         by the workload on the other, so such a thread is used last.
         """
         return bool((self.siblings(cpu) - {cpu}) & self.excluded_cpus)
+
+    def first_choice(self, cpus: CpuSet) -> CpuSet:
+        """The CPUs a queue takes before any beside an excluded sibling (those are used last)."""
+        return frozenset(c for c in cpus if not self.sibling_excluded(c))
 
     def llc(self, cpu: int) -> CpuSet | None:
         t = self.snap.topology.get(cpu)

@@ -113,11 +113,20 @@ class Placement:
         self.state.load_per_cpu[cpu] += load
         self.state.load_per_core[self.core_of.get(cpu, ("cpu", cpu))] += load
 
-    def least_loaded(self, cpus: CpuSet) -> int:
-        # every IRQ weighs at least the mean IRQ load, so idle IRQs spread by
-        # count instead of piling onto the one CPU whose queue is quietest
+    def least_loaded(self, cpus: CpuSet, weight: float = 1.0) -> int:
+        """The CPU for one more device IRQ.
+
+        An IRQ that fires goes where the load is least; every IRQ weighs at
+        least the mean, so quiet ones spread by count instead of piling onto
+        the one CPU whose queue is quietest. An IRQ that barely fires
+        (``weight`` 0) adds no load anywhere, so it goes where the fewest
+        IRQs are: it must not pile onto the CPU that a busy managed vector
+        left free.
+        """
         st = self.state
         floor = self.mean_load
+        if weight == 0.0:
+            return min(cpus, key=lambda c: (st.other_per_cpu[c] + st.queue_per_cpu[c], st.load_per_cpu[c], c))
         return min(cpus, key=lambda c: (st.load_per_cpu[c] + floor * (st.other_per_cpu[c] + st.queue_per_cpu[c]),
                                         st.other_per_cpu[c] + st.queue_per_cpu[c], c))
 
@@ -288,13 +297,14 @@ class Placement:
         cpu = self.pinned.get(irq)
         if cpu is not None and cpu in cpus:
             return cpu, True
+        weight = self.load.get(irq, 0.0)
         cpu = self._current_cpu([irq])
         if cpu is not None and cpu in cpus:
-            st, weight = self.state, self.load.get(irq, 0.0)
-            best = self.least_loaded(cpus)
+            st = self.state
+            best = self.least_loaded(cpus, weight)
             if weight == 0.0 or st.load_per_cpu[cpu] <= KEEP_UNLESS_GAIN * (st.load_per_cpu[best] + weight):
                 return cpu, True
-        return self.least_loaded(cpus), False
+        return self.least_loaded(cpus, weight), False
 
     def _net_other(self) -> None:
         """Misc, control and async vectors: one housekeeping CPU on the NIC's node, not a queue."""

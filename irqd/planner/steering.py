@@ -169,7 +169,23 @@ class Steering:
 
         rest = sorted(senders - set(owner),
                       key=lambda c: (c not in where.cpus, distance(home, cands.node_of.get(c)), c))
+        # a CPU keeps the queue it sends through now, when that queue is not another CPU's own: a
+        # ban lifting or a re-plan then adds CPUs to maps instead of dealing them all again
+        now: dict[int, int] = {}
+        for txq in nic.tx:
+            for c in txq.xps_cpus or ():
+                now.setdefault(c, txq.index)
         spare_for: dict[int, set[int]] = {}
+        anchored_nodes = {cands.node_of.get(cpu) for cpu in owner}
+        for c in rest:
+            q_now = now.get(c)
+            anchor = irq_cpu.get(q_now) if q_now is not None else None
+            if q_now is None or anchor is None or owner.get(anchor) != q_now:
+                continue   # not a queue some CPU owns: dealt again below
+            node = cands.node_of.get(c)
+            if cands.node_of.get(anchor) == node or node not in anchored_nodes:
+                maps[q_now].add(c)   # still as near as any queue can be
+        rest = [c for c in rest if not any(c in m for m in maps.values())]
         for c in rest:
             spare = [q for q in maps if not maps[q]]
             if spare:
