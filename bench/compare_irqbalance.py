@@ -61,18 +61,43 @@ BIND_FAILED = 97
 INSTALL_HINT = ("irqbalance is not installed: apt-get install -y irqbalance (Debian/Ubuntu), "
                 "dnf install irqbalance (Fedora/RHEL)")
 
-# runs inside the new mount namespace: bind, prove the bind took, only then irqbalance
+# runs inside the new mount namespace: bind, prove the bind took, only then irqbalance ("$@" after the marker)
 _NAMESPACE_SCRIPT = r"""
 set -e
-mount --bind "$1/sys" /sys
-mount --bind "$1/proc" /proc
+root="$1"; marker="$2"; shift 2
+mount --bind "$root/sys" /sys
+mount --bind "$root/proc" /proc
 mount -t tmpfs irqd-bench /run
-if [ ! -e "/proc/$2" ] || [ ! -e "/sys/$2" ]; then
+if [ ! -e "/proc/$marker" ] || [ ! -e "/sys/$marker" ]; then
     echo "irqd-bench: the bind mounts did not take; irqbalance NOT run" >&2
     exit 97
 fi
-exec irqbalance --oneshot --foreground
+exec irqbalance "$@"
 """
+ONESHOT_ARGS = ("--oneshot", "--foreground")
+
+
+def make_markers(copy: Path) -> str:
+    """Write a fresh marker file into the copy's proc/ and sys/; its name, which the script checks for."""
+    marker = f".irqd-bench-{uuid.uuid4().hex}"
+    (copy / "proc" / marker).write_text("irqd bench bind-mount marker\n")
+    (copy / "sys" / marker).write_text("irqd bench bind-mount marker\n")
+    return marker
+
+
+def remove_markers(copy: Path, marker: str) -> None:
+    for sub in ("proc", "sys"):
+        (copy / sub / marker).unlink(missing_ok=True)
+
+
+def namespace_command(copy: Path, marker: str, irqbalance_args: tuple[str, ...] = ONESHOT_ARGS) -> list[str]:
+    """The command that runs ``irqbalance ARGS`` with ``copy``'s sys and proc bound over /sys and /proc.
+
+    It exits with BIND_FAILED, before irqbalance runs, unless ``marker`` (from make_markers) is
+    visible at /proc/MARKER and /sys/MARKER inside the namespace.
+    """
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", _NAMESPACE_SCRIPT, "sh",
+            str(copy), marker, *irqbalance_args]
 
 
 def run_timed(cmd: list[str], log: Path, timeout: float, env=None) -> tuple[int, float, str]:
@@ -111,15 +136,14 @@ def audit(root: Path) -> tuple[object | None, str]:
 
 
 def run_irqbalance(copy: Path, work: Path, name: str) -> Row:
-    marker = f".irqd-bench-{uuid.uuid4().hex}"
-    (copy / "proc" / marker).write_text("irqd bench bind-mount marker\n")
-    (copy / "sys" / marker).write_text("irqd bench bind-mount marker\n")
+    marker = make_markers(copy)
     before = affinities(copy)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRQBALANCE_")}
-    cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _NAMESPACE_SCRIPT, "sh", str(copy), marker]
-    rc, cpu, output = run_timed(cmd, work / f"{name}.irqbalance.log", timeout=300, env=env)
-    (copy / "proc" / marker).unlink()
-    (copy / "sys" / marker).unlink()
+    try:
+        rc, cpu, output = run_timed(namespace_command(copy, marker), work / f"{name}.irqbalance.log",
+                                    timeout=300, env=env)
+    finally:
+        remove_markers(copy, marker)
     if rc == BIND_FAILED:
         raise SystemExit(f"{name}: the bind mounts over /proc and /sys did not take; stopped before irqbalance "
                          "ran (see the log); nothing on the host was touched")

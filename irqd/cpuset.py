@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import compress
 
 CpuSet = frozenset[int]
 
@@ -50,8 +51,9 @@ def parse_mask(text: str) -> CpuSet:
     return _bits(value)
 
 
+@lru_cache(maxsize=4096)
 def mask_digits(text: str) -> int:
-    """Hex digits a mask was printed with, so a writer can keep the kernel's width."""
+    """Hex digits a mask was printed with, so a writer can keep the kernel's width (cached as parse_mask)."""
     text = text.strip()
     if not text:
         return 0
@@ -160,6 +162,10 @@ def format_list(cpus: Iterable[int]) -> str:
     return ",".join(parts)
 
 
+_BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+
+
 def _bits(value: int) -> CpuSet:
     digits = bin(value)[:1:-1]  # least significant bit first
-    return frozenset(i for i, d in enumerate(digits) if d == "1")
+    # bytes of 0/1 select the positions in C: a 1,024-CPU mask is one call, not 1,024 steps
+    return frozenset(compress(range(len(digits)), digits.encode().translate(_BIT_BYTES)))

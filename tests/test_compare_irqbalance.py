@@ -92,9 +92,13 @@ def test_table_shows_a_tool_that_failed_or_is_missing():
 def test_namespace_script_proves_the_bind_before_irqbalance_runs():
     from bench import compare_irqbalance as B
     script = B._NAMESPACE_SCRIPT
-    binds = script.index('mount --bind "$1/proc" /proc')
-    proof = script.index('[ ! -e "/proc/$2" ]')
-    run = script.index("exec irqbalance")
+    binds = script.index('mount --bind "$root/proc" /proc')
+    proof = script.index('[ ! -e "/proc/$marker" ]')
+    run = script.index('exec irqbalance "$@"')
     assert binds < proof < run and "exit 97" in script[proof:run] and B.BIND_FAILED == 97
-    assert "set -e" in script.split("mount")[0]
+    assert "set -e" in script.split("mount")[0] and 'root="$1"; marker="$2"; shift 2' in script.split("mount")[0]
+    cmd = B.namespace_command(Path("/copy"), ".m", ("--foreground", "--interval", "1"))
+    assert cmd[:3] == ["unshare", "--mount", "--propagation"] and cmd[cmd.index(script) + 1:] == [
+        "sh", "/copy", ".m", "--foreground", "--interval", "1"]
+    assert B.namespace_command(Path("/copy"), ".m")[-2:] == ["--oneshot", "--foreground"]
     assert "apt-get install -y irqbalance" in B.INSTALL_HINT

@@ -110,6 +110,6 @@ def test_heavy_libraries_have_one_door():
 def test_the_checker_sees_real_edges():
     """The checks above would pass on an empty graph; prove they see a real edge."""
     g = graph()
-    assert "irqd.planner.candidates" in g["irqd.planner.audit"]
+    assert "irqd.planner.candidates" in g["irqd.planner.audit.context"]
     assert "irqd.discover.root" in g["irqd.cli.common"]
     assert layer("irqd.planner.audit") == "planner" and layer("irqd.snapshot") == "shared"

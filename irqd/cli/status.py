@@ -36,6 +36,9 @@ def render_status(st: dict[str, Any]) -> str:
     if st["last_moves"]:
         out.append("last moves: " + ", ".join(f"irq {m['irq']} -> CPU {m['to']} ({m['age']} s ago)"
                                               for m in st["last_moves"][-8:]))
+    plan = st.get("plan") or {}
+    for source, cpus in (plan.get("excluded_cpus") or {}).items():
+        out.append(f"CPUs {format_list(cpus)} excluded by {source}")
     if st["cpu_load"]:
         out.append("interrupts/s per CPU: " + ", ".join(f"{c}:{v:g}" for c, v in st["cpu_load"].items()))
     if st["managed"]:

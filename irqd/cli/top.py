@@ -84,7 +84,7 @@ def read_sample(root: Root, online) -> Sample:
         raise TopError(f"{root.show('proc/interrupts')}: {e}") from None
     # counts as plain tuples in column order: at 1,024 CPUs x 4,000 IRQs a frame compares 4 million
     # numbers, and tuple equality and map() do that in C
-    irqs = {row.irq: tuple(n for _, n in row.counts) for row in parsed.irqs}
+    irqs = {row.irq: row.counts.values() for row in parsed.irqs}
     softirqs = None
     text = root.read("proc/softirqs")
     if text is None:

@@ -128,6 +128,7 @@ class Daemon:
         self.placement: dict[int, CpuSet | None] = {}
         self.last_sample: Sample | None = None
         self.rate_load: dict[int, float] | None = None
+        self._summary_of: tuple[Plan, int] | None = None
         self.cpu_load: dict[int, float] = {}
         self.imbalanced = 0
         self.last_moved: dict[int, float] = {}
@@ -305,7 +306,8 @@ class Daemon:
         now = self.clock()
         known = frozenset(self.snap.irqs) if self.snap else frozenset()
         try:
-            new = read_sample(self.rootfs, now, known, cpu_detail=bool(self.config.daemon.metrics_path))
+            new = read_sample(self.rootfs, now, known, cpu_detail=bool(self.config.daemon.metrics_path),
+                              previous=self.last_sample)
         except SampleError as e:
             self.errors_total += 1
             self.log.err(str(e), key="sample")
@@ -426,9 +428,12 @@ class Daemon:
     def summary(self) -> str:
         if self.plan is None:
             return "no plan yet"
-        s = self.plan.summary()
+        # sent as STATUS= every cycle: the plan's counts are taken once per plan, not per second
+        cached = self._summary_of
+        if cached is None or cached[0] is not self.plan:
+            cached = self._summary_of = (self.plan, self.plan.summary()["managed_left_alone"])
         return (f"{len(self.plan.eligible)} eligible CPUs; {self.replans} plan(s) applied; "
-                f"{self.moves_total} moves; {s['managed_left_alone']} managed IRQs left alone")
+                f"{self.moves_total} moves; {cached[1]} managed IRQs left alone")
 
     # -- the loop ---------------------------------------------------------
 

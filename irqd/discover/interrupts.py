@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import compress
+
+from ..snapshot import CpuCounts
 
 # Flow handler names the kernel prints after the hwirq ("5-edge") or, on old
 # kernels that print no hwirq, fused onto the chip ("IR-PCI-MSI-edge").
@@ -28,6 +31,7 @@ _HWIRQ_TRIGGER = re.compile(r"^\s+(?P<hwirq>[0-9]+)-(?P<trigger>\w+)(?=\s|$)")
 _HWIRQ_LEVEL = re.compile(r"^\s+(?P<hwirq>[0-9]+)\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
 _HWIRQ_ONLY = re.compile(r"^\s+(?P<hwirq>[0-9]+)(?=\s|$)")
 _LEVEL_ONLY = re.compile(r"^\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
+_NONZERO = re.compile(r"[1-9][0-9]*")
 _PCI_CHIP = re.compile(r"PCI-MSI(?:X|-X)?-(?P<bdf>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])")
 
 
@@ -42,7 +46,7 @@ class InterruptsFormatError(ValueError):
 @dataclass(frozen=True)
 class IrqRow:
     irq: int
-    counts: tuple[tuple[int, int], ...]  # (cpu, count), online CPUs only
+    counts: CpuCounts  # (cpu, count), online CPUs only
     chip: str
     hwirq: int | None
     trigger: str | None
@@ -65,7 +69,7 @@ class OtherRow:
     """NMI, LOC, IPI0 ... : per-CPU counters that are not IRQs."""
 
     label: str
-    counts: tuple[tuple[int, int], ...]
+    counts: CpuCounts
     description: str
 
 
@@ -98,6 +102,8 @@ def parse_interrupts(text: str) -> Interrupts:
             raise InterruptsFormatError(1, f"header has {word!r} where a CPU name belongs")
         cpus.append(int(word[3:]))
     ncol = len(cpus)
+    columns = tuple(cpus)
+    columns_of: dict[int, tuple[int, ...]] = {ncol: columns}
     irqs: list[IrqRow] = []
     other: list[OtherRow] = []
     for lineno, line in enumerate(lines[1:], start=2):
@@ -107,36 +113,72 @@ def parse_interrupts(text: str) -> Interrupts:
         label = label.strip()
         if not sep or not label:
             raise InterruptsFormatError(lineno, f"no 'N:' label in {line[:60]!r}")
-        counts, rest = _take_counts(rest, ncol)
-        pairs = tuple(zip(cpus, counts))
+        n, nonzero, total, rest = _take_counts(rest, columns)
         if label.isascii() and label.isdigit():
-            if len(counts) != ncol:
-                raise InterruptsFormatError(lineno,
-                                            f"IRQ {label} has {len(counts)} counts for {ncol} CPUs (truncated?)")
-            irqs.append(_irq_row(int(label), pairs, rest, sum(counts)))
+            if n != ncol:
+                raise InterruptsFormatError(lineno, f"IRQ {label} has {n} counts for {ncol} CPUs (truncated?)")
+            irqs.append(_irq_row(int(label), CpuCounts(columns, nonzero), rest, total))
         else:
-            other.append(OtherRow(label, pairs, rest.strip()))
-    return Interrupts(tuple(cpus), tuple(irqs), tuple(other))
+            if n not in columns_of:
+                columns_of[n] = columns[:n]
+            other.append(OtherRow(label, CpuCounts(columns_of[n], nonzero), rest.strip()))
+    return Interrupts(columns, tuple(irqs), tuple(other))
 
 
-def _take_counts(rest: str, ncol: int) -> tuple[list[int], str]:
-    """The per-CPU counts at the start of ``rest`` and what follows them.
+def _take_counts(rest: str, columns: tuple[int, ...]) -> tuple[int, tuple[tuple[int, int], ...], int, str]:
+    """The per-CPU counts at the start of ``rest``: (how many, the non-zero ones as (cpu, count), their sum,
+    what follows them).
 
-    The hot loop of discovery on big machines (one count per CPU per IRQ),
-    so it splits once instead of matching count by count.
+    The hot loop of discovery on big machines (one count per CPU per IRQ,
+    4 M at 1,024 CPUs, nearly all "0"), so it splits once, checks the words
+    are digits in one call, and converts only the words that are not "0".
     """
+    ncol = len(columns)
     parts = rest.split(None, ncol)
-    try:
-        counts = list(map(int, parts[:ncol]))
-    except ValueError:
-        counts = []
-        for i, word in enumerate(parts[:ncol]):
-            if not (word.isascii() and word.isdigit()):
-                # fewer counts than CPUs (ERR:, MIS:) or a truncated row
-                return counts, rest[_offset_of(rest, i):]
-            counts.append(int(word))
+    words = parts[:ncol]
     tail = parts[ncol] if len(parts) > ncol else ""
-    return counts, (" " + tail if tail else "")
+    joined = "".join(words)
+    if len(words) == ncol and joined.isascii() and joined.isdigit():
+        busy = ncol - words.count("0")
+        if not busy:
+            return ncol, (), 0, (" " + tail if tail else "")
+        at = _sparse_columns(words, busy) if busy <= ncol // 4 else None
+        if at is None:
+            at = list(compress(range(ncol), map("0".__ne__, words)))
+        nonzero = tuple((columns[i], int(words[i])) for i in at)
+        return ncol, nonzero, sum(n for _, n in nonzero), (" " + tail if tail else "")
+    # fewer counts than CPUs (ERR:, MIS:), a truncated row, or a word that is not a count
+    counts: list[int] = []
+    for i, word in enumerate(words):
+        if not (word.isascii() and word.isdigit()):
+            rest = rest[_offset_of(rest, i):]
+            break
+        counts.append(int(word))
+    else:
+        rest = " " + tail if tail else ""
+    nonzero = tuple((c, n) for c, n in zip(columns, counts) if n)
+    return len(counts), nonzero, sum(counts), rest
+
+
+def _sparse_columns(words: list[str], busy: int) -> list[int] | None:
+    """The columns of the ``busy`` words that are not "0", found without a Python step per word.
+
+    The regex finds the non-zero numbers in order (in the words joined by one
+    space: the file's padding would triple what it scans) and list.index
+    finds each one's column, scanning in C past the "0"s between. A number with leading
+    zeros ("007") would be found as "7" elsewhere or not at all: then the
+    columns found are not ``busy`` distinct ones and the caller checks word
+    by word instead (None).
+    """
+    at: list[int] = []
+    i = -1
+    try:
+        for number in _NONZERO.findall(" ".join(words)):
+            i = words.index(number, i + 1)
+            at.append(i)
+    except ValueError:
+        return None
+    return at if len(at) == busy else None
 
 
 def _offset_of(rest: str, index: int) -> int:
@@ -149,7 +191,7 @@ def _offset_of(rest: str, index: int) -> int:
     return pos
 
 
-def _irq_row(irq: int, counts: tuple[tuple[int, int], ...], rest: str, total: int) -> IrqRow:
+def _irq_row(irq: int, counts: CpuCounts, rest: str, total: int) -> IrqRow:
     m = re.match(r"\s*(\S+)", rest)
     if not m:
         return IrqRow(irq, counts, "", None, None, (), total)
