@@ -1,33 +1,45 @@
-"""irqd's TOML configuration: the only module that imports pydantic.
+"""irqd's TOML configuration: reading a file, its errors, and the defaults.
 
-Strict: unknown keys, bad CPU lists and out-of-range values are errors, all
-reported at once as ``file:line: field.path: message``.
+Light on purpose: with no config file (the default), ``irqd plan`` and
+``irqd show`` get ``default_config()``, plain frozen dataclasses, and never
+import pydantic. A file is validated by the pydantic model in
+irqd/config_model.py (the one module that imports pydantic), which has the
+same attributes and the same rule methods (``ConfigRules``), so the planner
+cannot tell them apart; tests/test_config.py checks the defaults agree.
+
+Strict: unknown keys, bad CPU lists, out-of-range values and coerced types
+are errors, all reported at once as ``file:line: field.path: message``.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import os
 import re
+import stat
 import tomllib
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from .config_rules import ConfigRules
+from .config_rules import DeviceSettings as DeviceSettings  # re-exported: the planner imports it from here
+from .config_rules import Numa as Numa
+from .config_rules import Policy as Policy
+from .config_rules import Switch as Switch
 
-from .cpuset import CpuFormatError, CpuSet, parse_list
+if TYPE_CHECKING:
+    from .config_model import Config
 
 DEFAULT_PATH = "/etc/irqd/irqd.toml"
 
-Policy = Literal["spread", "pack", "node", "manual", "ignore"]
-Switch = Literal["auto", "on", "off"]
-Numa = Literal["strict", "nearest"]
+_MODEL_NAMES = ("Config", "Device", "IrqRule", "Isolation", "Daemon")
+
+
+def __getattr__(name: str) -> Any:
+    """``irqd.config.Config`` and the other model classes, imported (with pydantic) when asked for."""
+    if name in _MODEL_NAMES:
+        from . import config_model
+        return getattr(config_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(Exception):
@@ -39,24 +51,10 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
 
 
-def _cpulist(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError("a CPU list is a string such as \"0-3,8\"")
-    try:
-        parse_list(value)
-    except CpuFormatError as e:
-        raise ValueError(str(e)) from None
-    return value
+# -- the defaults, without pydantic (same values as config_model's; tests/test_config.py checks) --
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Isolation(_Strict):
-    """Which sources of isolated and banned CPUs irqd honours (all by default)."""
+@dataclass(frozen=True)
+class _IsolationDefaults:
     sysfs_isolated: bool = True
     nohz_full: bool = True
     isolcpus: bool = True
@@ -66,165 +64,69 @@ class Isolation(_Strict):
     banned_d: bool = True
 
 
-class Daemon(_Strict):
-    interval: Annotated[float, Field(ge=1, le=3600)] = 10.0
-    imbalance_threshold: Annotated[float, Field(ge=1.05, le=100)] = 1.5
-    samples: Annotated[int, Field(ge=1, le=100)] = 3
-    max_moves_per_cycle: Annotated[int, Field(ge=0, le=1000)] = 4
-    min_move_interval: Annotated[float, Field(ge=0, le=86400)] = 300.0
+@dataclass(frozen=True)
+class _DaemonDefaults:
+    interval: float = 10.0
+    imbalance_threshold: float = 1.5
+    samples: int = 3
+    max_moves_per_cycle: int = 4
+    min_move_interval: float = 300.0
     respect_manual_changes: bool = True
     restore_on_exit: bool = False
     metrics_path: str | None = None
     nfd_features_path: str | None = None
 
 
-class Device(_Strict):
-    """Per-device section: matches by interface name glob, driver or PCI address."""
-    match: str | None = None
-    driver: str | None = None
-    pci: str | None = None
-    policy: Policy | None = None
-    cpus: str | None = None
-    exclude_cpus: str | None = None
-    rps: Switch | None = None
-    xps: Switch | None = None
-    numa: Numa | None = None
-
-    @field_validator("cpus", "exclude_cpus")
-    @classmethod
-    def _cpus(cls, v):
-        return _cpulist(v)
-
-    @model_validator(mode="after")
-    def _needs_a_matcher(self):
-        if not (self.match or self.driver or self.pci):
-            raise ValueError("a [[device]] needs at least one of match, driver, pci")
-        if self.pci and not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]", self.pci):
-            raise ValueError(f"pci {self.pci!r} is not a PCI address like 0000:3b:00.0")
-        return self
-
-    @property
-    def cpu_set(self) -> CpuSet | None:
-        return None if not self.cpus else parse_list(self.cpus)
-
-    @property
-    def exclude_set(self) -> CpuSet | None:
-        return None if not self.exclude_cpus else parse_list(self.exclude_cpus)
-
-    def matches(self, name: str, driver: str | None, pci: str | None) -> bool:
-        if self.match and not fnmatch.fnmatchcase(name, self.match):
-            return False
-        if self.driver and self.driver != driver:
-            return False
-        if self.pci and (pci or "").lower() != self.pci.lower():
-            return False
-        return True
-
-
-class IrqRule(_Strict):
-    """Per-IRQ override: by number or by action-name glob."""
-    irq: Annotated[int, Field(ge=0)] | None = None
-    name: str | None = None
-    policy: Literal["manual", "ignore", "spread", "node"] | None = None
-    cpus: str | None = None
-
-    @field_validator("cpus")
-    @classmethod
-    def _cpus(cls, v):
-        return _cpulist(v)
-
-    @model_validator(mode="after")
-    def _needs_a_matcher(self):
-        if self.irq is None and not self.name:
-            raise ValueError("an [[irq]] needs irq or name")
-        if self.policy is None and self.cpus is None:
-            raise ValueError("an [[irq]] needs policy or cpus")
-        return self
-
-    @property
-    def cpu_set(self) -> CpuSet | None:
-        return None if self.cpus is None else parse_list(self.cpus)
-
-    def matches(self, irq: int, name: str) -> bool:
-        if self.irq is not None and self.irq != irq:
-            return False
-        if self.name and not fnmatch.fnmatchcase(name, self.name):
-            return False
-        return True
-
-
 @dataclass(frozen=True)
-class DeviceSettings:
-    """One device's settings once its [[device]] section and the defaults are merged.
-
-    The one place a per-device key falls back to the global one, so the
-    planner and the audit can never disagree on it.
-    """
-    rule: Device | None
-    policy: str
-    rps: str
-    xps: str
-    numa: str
-    cpus: CpuSet | None          # [[device]] cpus, parsed; None: no limit
-    exclude_cpus: CpuSet | None
-
-
-class Config(_Strict):
+class _Defaults(ConfigRules):
     banned_cpus: str = ""
-    policy: Literal["spread", "pack", "node"] = "spread"
-    rps: Switch = "auto"
-    xps: Switch = "auto"
-    xps_mode: Literal["cpus", "rxqs"] = "cpus"
-    numa: Numa = "nearest"
+    policy: str = "spread"
+    rps: str = "auto"
+    xps: str = "auto"
+    xps_mode: str = "cpus"
+    numa: str = "nearest"
     rps_virtual: bool = False
     follow_affinity_hint: bool = False
-    rfs_entries: Annotated[int, Field(ge=0, le=1 << 26)] = 32768
+    rfs_entries: int = 32768
     irqs_in_netns: bool = False
-    isolation: Isolation = Isolation()
-    daemon: Daemon = Daemon()
-    device: list[Device] = []
-    irq: list[IrqRule] = []
+    isolation: _IsolationDefaults = field(default_factory=_IsolationDefaults)
+    daemon: _DaemonDefaults = field(default_factory=_DaemonDefaults)
+    device: tuple = ()
+    irq: tuple = ()
 
-    @field_validator("banned_cpus")
-    @classmethod
-    def _banned(cls, v):
-        return _cpulist(v)
 
-    def banned(self) -> frozenset[int]:
-        return parse_list(self.banned_cpus)
-
-    def device_rule(self, name: str, driver: str | None, pci: str | None) -> Device | None:
-        """The first [[device]] section that matches, as in most firewalls: order matters."""
-        return next((d for d in self.device if d.matches(name, driver, pci)), None)
-
-    def device_settings(self, name: str | None = None, driver: str | None = None,
-                        pci: str | None = None) -> DeviceSettings:
-        """Settings for a device; with no name, the global defaults (storage and other devices)."""
-        rule = self.device_rule(name, driver, pci) if name is not None else None
-        return DeviceSettings(
-            rule=rule,
-            policy=(rule.policy if rule is not None and rule.policy else None) or self.policy,
-            rps=(rule.rps if rule is not None and rule.rps else None) or self.rps,
-            xps=(rule.xps if rule is not None and rule.xps else None) or self.xps,
-            numa=(rule.numa if rule is not None and rule.numa else None) or self.numa,
-            cpus=rule.cpu_set if rule is not None else None,
-            exclude_cpus=rule.exclude_set if rule is not None else None,
-        )
-
-    def irq_rule(self, irq: int, name: str) -> IrqRule | None:
-        return next((r for r in self.irq if r.matches(irq, name)), None)
+_DEFAULTS = _Defaults()
 
 
 def default_config() -> Config:
-    return Config()
+    """The defaults, as plain frozen dataclasses (no pydantic import): what ``irqd plan`` uses
+    when there is no config file. Typed as the model: the planner reads the same attributes."""
+    return cast("Config", _DEFAULTS)
+
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_config(target: str) -> bytes:
+    """The file's bytes: a regular file only, opened non-blocking (a FIFO must not hang the
+    daemon on SIGHUP), at most MAX_CONFIG_BYTES."""
+    fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(target, [f"{target}: not a regular file"])
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(target, [f"{target}: larger than {MAX_CONFIG_BYTES >> 10} KiB; not a config file"])
+    return data
 
 
 def load_config(path: str | None, *, required: bool = False) -> Config:
     """Load ``path`` (default /etc/irqd/irqd.toml). A missing default file means defaults."""
     target = path or DEFAULT_PATH
     try:
-        with open(target, "rb") as f:
-            raw = f.read()
+        raw = _read_config(target)
     except FileNotFoundError:
         if path is None and not required:
             return default_config()
@@ -234,17 +136,32 @@ def load_config(path: str | None, *, required: bool = False) -> Config:
     return parse_config(raw.decode("utf-8", errors="replace"), target)
 
 
+_TOML_AT = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>[0-9]+), column (?P<col>[0-9]+)\)$")
+
+
 def parse_config(text: str, path: str = "<config>") -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, [f"{path}: {e}"]) from None
+        msg = str(e)
+        if m := _TOML_AT.match(msg):
+            raise ConfigError(path, [f"{path}:{m['line']}: {m['msg']} (column {m['col']})"]) from None
+        if msg.endswith("(at end of document)"):
+            end = text.count("\n") + (0 if text.endswith("\n") else 1)
+            raise ConfigError(path, [f"{path}:{max(end, 1)}: {msg.removesuffix(' (at end of document)')} "
+                                     "(at end of file)"]) from None
+        raise ConfigError(path, [f"{path}: {msg}"]) from None
+    except RecursionError:
+        raise ConfigError(path, [f"{path}:{_deep_line(text)}: nesting too deep"]) from None
+    from .config_model import InvalidConfig, validate
     try:
-        return Config.model_validate(data)
-    except ValidationError as e:
+        return validate(data)
+    except RecursionError:
+        raise ConfigError(path, [f"{path}:{_deep_line(text)}: nesting too deep"]) from None
+    except InvalidConfig as e:
         lines = _key_lines(text)
         problems: list[tuple[int, str]] = []
-        for err in e.errors():
+        for err in e.errors:
             loc = tuple(err["loc"])
             field = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_for(lines, loc)
@@ -256,23 +173,91 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise ConfigError(path, [p for _, p in sorted(problems, key=lambda p: p[0])]) from None
 
 
+_DEEP = 64   # no irqd setting nests more than 3 deep
+
+
+def _deep_line(text: str) -> int:
+    """The line where arrays and inline tables first nest more than _DEEP deep (1 if never):
+    where a RecursionError in the TOML reader or the validator came from."""
+    depth, line, quote, i = 0, 1, "", 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > _DEEP:
+                return line
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return 1
+
+
+# one key of a dotted key: bare, "basic" or 'literal' (TOML 1.0), with the spaces around it
+_KEY_PART = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*""")
+
+
+def _key_path(text: str) -> tuple[tuple[str, ...], int] | None:
+    """A (dotted) TOML key at the start of ``text``: its parts and where it ends, or None."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        m = _KEY_PART.match(text, pos)
+        if not m or m.end() == pos:
+            return None
+        bare, basic, literal = m.groups()
+        if bare is not None:
+            parts.append(bare)
+        elif basic is not None:
+            parts.append(basic.encode().decode("unicode_escape") if "\\" in basic else basic)
+        else:
+            parts.append(literal)
+        pos = m.end()
+        if pos < len(text) and text[pos] == ".":
+            pos += 1
+            continue
+        return tuple(parts), pos
+
+
 def _key_lines(text: str) -> dict[tuple, int]:
-    """Map (table..., key) paths to line numbers; tomllib keeps no positions."""
+    """Map (table..., key) paths, and every prefix of them, to line numbers; tomllib keeps no
+    positions. Quoted keys, dotted keys with spaces, [a.b] and [[a]] headers all count."""
     out: dict[tuple, int] = {}
     table: tuple = ()
-    counts: dict[str, int] = {}
+    counts: dict[tuple, int] = {}
+
+    def mark(path: tuple, n: int) -> None:
+        for i in range(1, len(path) + 1):
+            out.setdefault(path[:i], n)
+
     for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if m := re.fullmatch(r"\[\[\s*([\w.-]+)\s*\]\]", line):
-            name = m.group(1)
-            counts[name] = counts.get(name, -1) + 1
-            table = tuple(name.split(".")) + (counts[name],)
-            out.setdefault(table, n)
-        elif m := re.fullmatch(r"\[\s*([\w.-]+)\s*\]", line):
-            table = tuple(m.group(1).split("."))
-            out.setdefault(table, n)
-        elif m := re.match(r"([\w.-]+)\s*=", line):
-            out.setdefault(table + tuple(m.group(1).split(".")), n)
+        line = raw.strip()
+        if line.startswith("[["):
+            found = _key_path(line[2:])
+            if found and line[2 + found[1]:].lstrip().startswith("]]"):
+                name = found[0]
+                counts[name] = counts.get(name, -1) + 1
+                table = name + (counts[name],)
+                mark(table, n)
+        elif line.startswith("["):
+            found = _key_path(line[1:])
+            if found and line[1 + found[1]:].lstrip().startswith("]"):
+                table = found[0]
+                mark(table, n)
+        elif (found := _key_path(line)) and line[found[1]:].startswith("="):
+            mark(table + found[0], n)
     return out
 
 
@@ -286,6 +271,9 @@ def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
 
 def config_toml(config: Config) -> str:
     """The effective config as TOML (``irqd config show``)."""
+    if isinstance(config, _Defaults):
+        from .config_model import Config as Model
+        config = Model()
     data = config.model_dump(exclude_none=True)
     out: list[str] = []
     scalars = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}

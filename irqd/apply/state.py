@@ -26,6 +26,9 @@ class State:
     written: dict[str, str] = field(default_factory=dict)     # root-relative path -> what irqd last wrote
     managed: set[int] = field(default_factory=set)            # IRQs whose affinity write the kernel refused
     identity: dict[str, int] = field(default_factory=dict)    # path -> inode irqd wrote to (a recreated queue is new)
+    # queue attribute path -> its netdev's ifindex: what survives ``ip link set NAME name NEW``, so
+    # the entry follows the device to its new name (the path stays, for display, under that name)
+    ifindex: dict[str, int] = field(default_factory=dict)
     recovered_from_backup: bool = False
 
     def save_original(self, rel: str, text: str) -> bool:
@@ -38,7 +41,7 @@ class State:
     def to_json(self) -> dict:
         return {"version": VERSION, "originals": dict(sorted(self.originals.items())),
                 "written": dict(sorted(self.written.items())), "identity": dict(sorted(self.identity.items())),
-                "managed": sorted(self.managed)}
+                "managed": sorted(self.managed), "ifindex": dict(sorted(self.ifindex.items()))}
 
     def save(self) -> None:
         directory = os.path.dirname(self.path) or "."
@@ -78,6 +81,19 @@ class State:
         self.written.clear()
         self.identity.clear()
         self.managed.clear()
+        self.ifindex.clear()
+
+    def forget(self, rel: str) -> None:
+        for table in (self.originals, self.written, self.identity, self.ifindex):
+            table.pop(rel, None)
+
+    def move(self, rel: str, new: str) -> None:
+        for texts in (self.originals, self.written):
+            if rel in texts:
+                texts[new] = texts.pop(rel)
+        for numbers in (self.identity, self.ifindex):
+            if rel in numbers:
+                numbers[new] = numbers.pop(rel)
 
 
 def load_state(path: str) -> State:
@@ -113,11 +129,21 @@ def _parse(path: str, text: str) -> State:
     if not isinstance(data, dict) or data.get("version") != VERSION:
         raise StateError(f"{path}: not an irqd state file of version {VERSION}")
     originals, written, managed = data.get("originals", {}), data.get("written", {}), data.get("managed", [])
-    if not (isinstance(originals, dict) and isinstance(written, dict) and isinstance(managed, list)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in originals.items())
-            and all(isinstance(i, int) for i in managed)):
-        raise StateError(f"{path}: damaged state file (unexpected field types)")
-    identity = data.get("identity", {})
-    if not isinstance(identity, dict) or not all(isinstance(v, int) for v in identity.values()):
-        raise StateError(f"{path}: damaged state file (unexpected field types)")
-    return State(path, dict(originals), dict(written), set(managed), dict(identity))
+    identity, ifindex = data.get("identity", {}), data.get("ifindex", {})
+    # every value checked, bool apart from int (JSON true is no IRQ number)
+    problem = (_bad_map("originals", originals, str) or _bad_map("written", written, str)
+               or _bad_map("identity", identity, int) or _bad_map("ifindex", ifindex, int))
+    if problem is None and not (isinstance(managed, list) and all(type(i) is int for i in managed)):
+        problem = "managed: a list of IRQ numbers expected"
+    if problem:
+        raise StateError(f"{path}: damaged state file (unexpected field types: {problem})")
+    return State(path, dict(originals), dict(written), set(managed), dict(identity), dict(ifindex))
+
+
+def _bad_map(name: str, value: object, kind: type) -> str | None:
+    if not isinstance(value, dict):
+        return f"{name}: an object expected"
+    for k, v in value.items():
+        if not isinstance(k, str) or type(v) is not kind:
+            return f"{name}: {k!r} holds {type(v).__name__}, not {kind.__name__}"
+    return None

@@ -17,9 +17,9 @@ from ..plan import Plan
 
 SCOPES = ("irq", "rps", "xps", "sysctl")
 
-_IRQ = re.compile(r"^proc/irq/(?P<irq>\d+)/smp_affinity$")
-_RX = re.compile(r"^sys/class/net/(?P<dev>[^/]+)/queues/(?P<queue>rx-\d+)/(?P<attr>rps_cpus|rps_flow_cnt)$")
-_TX = re.compile(r"^sys/class/net/(?P<dev>[^/]+)/queues/(?P<queue>tx-\d+)/(?P<attr>xps_cpus|xps_rxqs)$")
+_IRQ = re.compile(r"^proc/irq/(?P<irq>[0-9]+)/smp_affinity$")
+_RX = re.compile(r"^sys/class/net/(?P<dev>[^/]+)/queues/(?P<queue>rx-[0-9]+)/(?P<attr>rps_cpus|rps_flow_cnt)$")
+_TX = re.compile(r"^sys/class/net/(?P<dev>[^/]+)/queues/(?P<queue>tx-[0-9]+)/(?P<attr>xps_cpus|xps_rxqs)$")
 _SYSCTL = re.compile(r"^proc/sys/net/core/(?P<attr>rps_sock_flow_entries)$")
 
 # every file irqd may write, with its scope (a deployment grants exactly these)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import exits
-from ..config import Config
 from ..cpuset import format_list
 from ..discover import DiscoveryError, Root, RootError, discover
 from ..discover.pending import watch_pending
@@ -22,6 +22,9 @@ from ..planner import plan as make_plan
 from ..planner.audit import CATEGORIES, Audit, Finding, audit
 from ..snapshot import Snapshot
 from .common import err, known_managed, load_config_or_exit
+
+if TYPE_CHECKING:   # the model imports pydantic; judging with the defaults never needs it
+    from ..config import Config
 
 
 def _v(cpus) -> str:

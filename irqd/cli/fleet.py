@@ -26,9 +26,9 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import exits
-from ..config import Config
 from ..discover.archive import ArchiveError, machine_name, unpacked
 from ..discover.capture import read_manifest
 from ..discover.root import Root, RootError
@@ -36,6 +36,9 @@ from ..jsonfmt import dumps
 from ..planner.audit import CATEGORIES, Audit
 from .audit import Judged, category_json, finding_json, judge
 from .common import err, load_config_or_exit
+
+if TYPE_CHECKING:   # the model imports pydantic; judging with the defaults never needs it
+    from ..config import Config
 
 WIDTH = 120
 _NAME_MAX = 28

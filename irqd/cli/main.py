@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--if-configured", action="store_true",
                    help="restore only when the config sets daemon.restore_on_exit (for the unit's ExecStopPost=)")
+    p.add_argument("--force", action="store_true",
+                   help="restore even files someone changed after irqd wrote them (left alone by default)")
 
     p = sub.add_parser("audit", help="score the current state of the machine (read-only)",
                        description="Find what is wrong with IRQ, RPS, RFS and XPS placement today: queue IRQs off "

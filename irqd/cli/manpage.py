@@ -266,12 +266,11 @@ def conf_comments(text: str, known: dict[str, set[str]]) -> tuple[dict[tuple[str
 
 def _model_of(annotation) -> type | None:
     """The pydantic model behind ``Model`` or ``list[Model]``, else None."""
-    from pydantic import BaseModel
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):   # a pydantic model
         return annotation
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation)
-        if isinstance(item, type) and issubclass(item, BaseModel):
+        if isinstance(item, type) and hasattr(item, "model_fields"):
             return item
     return None
 

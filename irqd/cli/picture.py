@@ -545,11 +545,11 @@ def render_html(snapshot: Snapshot, plan: Plan, title: str = "irqd plan") -> str
 # -- audit ---------------------------------------------------------------------------
 
 _SUBJECT_CPUS = re.compile(r"\bCPU ([0-9][0-9,\-]*)")
-_SUBJECT_IRQ = re.compile(r"^irq (\d+)\b")
+_SUBJECT_IRQ = re.compile(r"^irq ([0-9]+)\b")
 _PROBLEM_CPUS = (re.compile(r"\bexcluded CPU ([0-9][0-9,\-]*)"),     # isolation: the excluded CPUs themselves
                  re.compile(r"\bsibling threads ([0-9][0-9,\-]*)"),  # smt: the siblings sharing queues
                  re.compile(r"\bruns on CPU ([0-9][0-9,\-]*)"))
-_SUBJECT_QUEUE = re.compile(r"^(\S+) (rx|tx)-(\d+)\b")
+_SUBJECT_QUEUE = re.compile(r"^(\S+) (rx|tx)-([0-9]+)\b")
 
 
 def finding_cpus(snapshot: Snapshot, finding) -> frozenset[int]:

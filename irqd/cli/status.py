@@ -51,8 +51,7 @@ def render_status(st: dict[str, Any]) -> str:
         for i in plan["irqs"]:
             if i["nic"] and i["after"] is not None:
                 out.append(f"  irq {i['irq']:>5} {i['name']:<32} CPU {format_list(i['after'])}")
-        s = plan["summary"]
-        out.append(f"  ... {len(plan['irqs'])} IRQs planned; {s['managed_left_alone']} managed left alone")
+        out.append(f"  ... {len(plan['irqs'])} IRQs planned; {len(st['managed'])} managed left alone")
     return "\n".join(out) + "\n"
 
 

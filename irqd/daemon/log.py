@@ -47,6 +47,11 @@ class Log:
         self._seen[key] = (since, repeats + 1)
         return False
 
+    def prune(self, keep) -> None:
+        """Drop every key ``keep(key)`` says is about something gone."""
+        for key in [k for k in self._seen if not keep(k)]:
+            del self._seen[key]
+
     def forget(self, key: str) -> None:
         """The problem went away: log it again if it comes back."""
         self._seen.pop(key, None)

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..apply.state import State, StateError
-from ..apply.targets import SCOPES, targets
-from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, restore
+from ..apply.targets import SCOPES, classify, targets
+from ..apply.writer import Applier, ApplyRefused, PermissionProblem, Report, reconcile, restore
 from ..cpuset import CpuSet, format_list
 from ..discover import DiscoveryError, Root, discover
 from ..discover.sample import Sample, SampleError, irq_rates, read_sample
@@ -38,6 +40,70 @@ DEBOUNCE_MAX = 0.5      # ... or after 500 ms, whichever comes first
 MIN_TOTAL_RATE = 200.0  # interrupts/s below which balance is not worth a move
 NFD_REFRESH = 600.0     # the node-feature labels are rewritten this often without a re-plan ...
 NFD_EXPIRY = 3600.0     # ... and expire this long after, so a stopped irqd's labels vanish
+
+
+def _rel_subject(rel: str) -> str | None:
+    """The device or IRQ a written file belongs to: ``eth0`` or ``irq 38``."""
+    t = classify(rel)
+    if t is None:
+        return None
+    if t.dev is not None:
+        return t.dev
+    return f"irq {t.irq}" if t.irq is not None else None
+
+
+def _subject(key: str) -> str | None:
+    """The device or IRQ a log key is about (``gone:eth0``, ``error:irq 38:proc/...``), or None."""
+    kind, _, rest = key.partition(":")
+    if kind in ("gone", "error", "managed", "hands-off") and rest:
+        head = rest.split(":", 1)[0]
+        return _rel_subject(head) or head
+    return None
+
+
+def _ignore_in_handler(signum, frame) -> None:
+    """Nothing: set_wakeup_fd has already written the signal number to the pipe."""
+
+
+class _SignalPipe:
+    def __init__(self, daemon: Daemon):
+        self.daemon = daemon
+        self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            self.old = signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
+        except ValueError:
+            os.close(self.r)
+            os.close(self.w)
+            raise
+        self.stopping = False
+        self.thread = threading.Thread(target=self._pump, name="irqd-signals", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        d = self.daemon
+        while not self.stopping:
+            ready, _, _ = select.select([self.r], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(self.r, 4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            for signum in set(data):
+                with d._signal_lock:
+                    if signum in d._signals_pending:
+                        continue
+                    d._signals_pending.add(signum)
+                d.events.put(("signal", signum))
+
+    def stop(self) -> None:
+        signal.set_wakeup_fd(self.old)
+        self.stopping = True
+        self.thread.join(1.0)
+        os.close(self.r)
+        os.close(self.w)
 
 
 class Daemon:
@@ -74,6 +140,8 @@ class Daemon:
         self.hands_off: dict[str, str] = {}      # file -> why, for status
         self.hands_off_irqs: set[int] = set()    # IRQs someone else placed: never moved for load
         self.stop_requested = False
+        self._signal_lock = threading.Lock()
+        self._signals_pending: set[int] = set()
         self.nfd_at: float | None = None
 
     @property
@@ -100,7 +168,22 @@ class Daemon:
         When the kernel refuses a write (a managed IRQ), re-plan at once
         (``settle`` more times at most), so the IRQs placed around it move
         now, not at the next event.
+
+        Never raises: a device that vanishes mid-way is expected in a daemon
+        (the next event re-plans), and anything else is logged once and
+        retried at the next event or sample.
         """
+        try:
+            self._replan(why, keep=keep, moves=moves, settle=settle)
+        except OSError as e:
+            # a file that vanished between two reads (a device unplugged or renamed): not an error
+            self.log.info(f"{why}: {e.filename or 'a file'} changed under irqd mid-way ({e.strerror}); "
+                          "re-planning at the next event", key="replan:vanished")
+        except Exception as e:   # the daemon must outlive any one bad read
+            self.errors_total += 1
+            self.log.err(f"{why}: re-plan failed: {type(e).__name__}: {e}", key=f"replan:{type(e).__name__}")
+
+    def _replan(self, why: str, *, keep: bool, moves: dict[int, int] | None, settle: int) -> None:
         try:
             snap = discover(self.root, confirmed_managed=self.state.managed)
         except DiscoveryError as e:
@@ -108,6 +191,7 @@ class Daemon:
             self.log.err(f"cannot read the machine: {e}", key="discover")
             return
         self.log.forget("discover")
+        self._prune_log(snap)
         pins = self._pins(snap) if keep else {}
         if moves:
             pins.update(moves)
@@ -116,6 +200,8 @@ class Daemon:
         if moves is not None:
             # a rebalance writes the moved IRQs and the maps that follow them, nothing else
             todo = [t for t in todo if t.scope != "irq" or t.irq in moves]
+        if reconcile(self.root, self.state, prune=True):   # renamed devices, vanished ones
+            self.state.save()
         applier = Applier(self.root, self.state, snap,
                           respect_others=self.config.daemon.respect_manual_changes)
         try:
@@ -134,7 +220,18 @@ class Daemon:
         self._report(why, report)
         self._write_node_features()
         if settle and any(o.status == "managed" for o in report.outcomes):
-            self.replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, settle=settle - 1)
+            self._replan(f"{why}: re-planned around IRQs the kernel manages", keep=True, moves=None,
+                         settle=settle - 1)
+
+    def _prune_log(self, snap: Snapshot) -> None:
+        """Forget the log keys and hands-off notes of devices and IRQs that are gone, so a long
+        churn does not grow them without end (and a name used again is logged again)."""
+        devs = {n.name for n in snap.nics}
+        irqs = {f"irq {i}" for i in snap.irqs}
+        self.log.prune(lambda key: _subject(key) in devs or _subject(key) in irqs or _subject(key) is None)
+        for rel in [r for r in self.hands_off if _rel_subject(r) not in devs | irqs]:
+            del self.hands_off[rel]
+        self.hands_off_irqs &= set(snap.irqs)
 
     def _log_exclusions(self, old: Plan | None, new: Plan) -> None:
         """Say which source banned or freed which CPUs, whenever that changes."""
@@ -173,9 +270,15 @@ class Daemon:
                 self.log.notice(f"{o.label}: {o.detail}", key=f"hands-off:{o.rel}")
             elif o.status == "error":
                 self.errors_total += 1
-                self.log.err(f"{o.label}: {o.detail}", key=f"error:{o.rel}")
-            elif o.status == "gone":
-                self.log.info(f"{o.label}: {o.detail}", key=f"gone:{o.rel}")
+                self.log.err(f"{o.label}: {o.detail}", key=f"error:{_rel_subject(o.rel)}:{o.rel}")
+        # one line per device (or IRQ) that went away, however many of its files were skipped
+        gone: dict[str, int] = {}
+        for o in report.outcomes:
+            if o.status == "gone":
+                subject = _rel_subject(o.rel) or o.rel
+                gone[subject] = gone.get(subject, 0) + 1
+        for subject, n in gone.items():
+            self.log.info(f"{subject}: went away since it was read ({n} file(s) skipped)", key=f"gone:{subject}")
 
     # -- events -----------------------------------------------------------
 
@@ -219,7 +322,8 @@ class Daemon:
         per_irq = irq_rates(old, new)
         self.rate_load = per_irq
         per_cpu = self._where_it_runs(per_irq)
-        self.cpu_load = {}
+        # every online CPU, an idle one at 0/s: status and metrics show the whole machine
+        self.cpu_load = {c: 0.0 for c in (self.snap.online if self.snap else ())}
         for row in per_cpu.values():
             for cpu, r in row.items():
                 self.cpu_load[cpu] = self.cpu_load.get(cpu, 0.0) + r
@@ -289,8 +393,9 @@ class Daemon:
             "cpu_load": {str(c): round(v, 1) for c, v in sorted(self.cpu_load.items())},
             "last_event": None,
             "last_moves": [{"irq": m["irq"], "to": m["to"], "age": round(now - m["at"], 1)} for m in self.last_moves],
-            "managed": sorted(self.state.managed | {i for i, irq in (self.snap.irqs.items() if self.snap else [])
-                                                    if irq.managed}),
+            # the plan's own list, so every count status prints is the same number
+            "managed": (sorted(p.irq for p in self.plan.irqs if p.managed) if self.plan
+                        else sorted(self.state.managed)),
             "hands_off": dict(sorted(self.hands_off.items())),
             "plan": plan_json(self.plan) if self.plan else None,
         }
@@ -366,8 +471,7 @@ class Daemon:
                 self.log.warn(f"status socket {socket_path}: {e.strerror}; 'irqd status' will not answer")
         self.notifier.ready(self.summary())
         self.log.info(f"running: {self.summary()}")
-        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, frame: self.events.put(("signal", signum)))
+        wakeup = self._catch_signals()
         now = self.clock()
         next_sample = now
         wd = self.notifier.watchdog_interval
@@ -382,11 +486,12 @@ class Daemon:
                 except queue.Empty:
                     ev = None
                 if isinstance(ev, tuple) and ev[0] == "signal":
-                    if ev[1] == signal.SIGHUP:
-                        self.reload()
-                    else:
+                    with self._signal_lock:
+                        got, self._signals_pending = self._signals_pending | {ev[1]}, set()
+                    if got & {signal.SIGTERM, signal.SIGINT}:
                         self.stop_requested = True
                         break
+                    self.reload()   # any number of SIGHUPs since the last one: one reload
                 elif ev is not None:
                     self.handle_events(ev)
                 now = self.clock()
@@ -404,6 +509,8 @@ class Daemon:
                     if cycles is not None and done >= cycles:
                         break
         finally:
+            if wakeup is not None:
+                wakeup.stop()
             self.log.info("stopping")
             self.notifier.stopping()
             bans.stop()
@@ -413,7 +520,21 @@ class Daemon:
                 status_server.stop()
             if self.config.daemon.restore_on_exit:
                 self._restore()
+            self._remove_metrics()
         return 0
+
+    def _catch_signals(self) -> _SignalPipe | None:
+        """SIGHUP, SIGTERM and SIGINT through ``signal.set_wakeup_fd``: the handler does nothing
+        (a lock or queue in a handler can deadlock or recurse under a storm of signals); the C
+        level writes the signal number to a pipe, and a thread turns it into one queued event
+        per signal kind still pending (1,000 SIGHUPs make one reload, never a backlog)."""
+        try:
+            pipe = _SignalPipe(self)
+        except ValueError:   # not the main thread (an embedding test): signals stay as they are
+            return None
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _ignore_in_handler)
+        return pipe
 
     def _write_node_features(self) -> None:
         """The audit of what was just applied, as NFD labels (daemon.nfd_features_path)."""
@@ -448,6 +569,17 @@ class Daemon:
             write_textfile(path, self.metrics())
         except OSError as e:
             self.log.warn(f"metrics file {path}: {e.strerror}", key="metrics")
+
+    def _remove_metrics(self) -> None:
+        """A stopped daemon leaves no figures behind that look current."""
+        path = self.config.daemon.metrics_path
+        if path:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                self.log.warn(f"metrics file {path}: cannot remove: {e.strerror}")
 
     def _restore(self) -> None:
         try:

@@ -19,7 +19,7 @@ class Notifier:
         self.address = path or None
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
-        wants = usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid()))
+        wants = usec.isascii() and usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid()))
         self.watchdog_interval = int(usec) / 2e6 if wants else None
 
     def send(self, *fields: str) -> bool:

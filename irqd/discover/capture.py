@@ -21,7 +21,7 @@ import tomllib
 
 from .. import __version__
 from .irqdebug import DEBUG_IRQS
-from .root import STATE_FILE, Root, RootError
+from .root import MAX_READ, MAX_READ_BIG, STATE_FILE, Root, RootError, _slurp
 
 IRQ_FILES = ("smp_affinity", "smp_affinity_list", "effective_affinity", "effective_affinity_list",
              "affinity_hint", "node")
@@ -64,7 +64,12 @@ class Capture:
                 if parent is None:
                     return None
                 target = os.readlink(host)
-                link_at = self._dest(f"{parent}/{parts[i - 1]}" if parent else parts[i - 1])
+                at = f"{parent}/{parts[i - 1]}" if parent else parts[i - 1]
+                if target.startswith("/"):
+                    # an absolute link means a path on the captured machine: made relative, so the
+                    # copy points inside itself and never at the host it is read on
+                    target = os.path.relpath("/" + target.lstrip("/"), "/" + os.path.dirname(at))
+                link_at = self._dest(at)
                 os.makedirs(os.path.dirname(link_at), exist_ok=True)
                 if not os.path.lexists(link_at):
                     os.symlink(target, link_at)
@@ -78,9 +83,9 @@ class Capture:
         resolved = self.link(rel)
         if resolved is None or not self.root.exists(resolved) or self.root.isdir(resolved):
             return
-        try:
-            with open(self.root.host(resolved), "rb") as f:
-                data = f.read()
+        try:   # bounded, regular files only, never out of the tree (as every read of a Root)
+            data = _slurp(self.root.host(resolved), MAX_READ_BIG.get(resolved, MAX_READ),
+                          None if self.root.is_live else self.root._real_prefix)
         except OSError:
             self.unreadable.append(rel)
             return
@@ -100,20 +105,20 @@ class Capture:
         for rel in PROC_FILES:
             self.file(rel)
         for entry in r.listdir("proc/irq"):
-            if entry.isdigit():
+            if entry.isascii() and entry.isdigit():
                 for name in IRQ_FILES:
                     self.file(f"proc/irq/{entry}/{name}")
                 for sub in r.listdir(f"proc/irq/{entry}"):
                     if r.isdir(f"proc/irq/{entry}/{sub}"):
                         self.dir(f"proc/irq/{entry}/{sub}")  # one empty dir per action, as the kernel has
         for entry in r.listdir("sys/kernel/irq"):
-            if entry.isdigit():
+            if entry.isascii() and entry.isdigit():
                 for name in SYSIRQ_FILES:
                     self.file(f"sys/kernel/irq/{entry}/{name}")
         # the kernel's own word on which IRQs it manages (debugfs, root only):
         # kept, so discovery of the capture knows what it proved here
         for entry in r.listdir(DEBUG_IRQS):
-            if entry.isdigit():
+            if entry.isascii() and entry.isdigit():
                 self.file(f"{DEBUG_IRQS}/{entry}")
         self._cpus()
         self._nodes()
@@ -127,7 +132,7 @@ class Capture:
         for name in CPU_FILES:
             self.file(f"{base}/{name}")
         for entry in self.root.listdir(base):
-            if not re.fullmatch(r"cpu\d+", entry):
+            if not re.fullmatch(r"cpu[0-9]+", entry):
                 continue
             self.file(f"{base}/{entry}/online")
             for name in self.root.listdir(f"{base}/{entry}/topology"):
@@ -137,7 +142,7 @@ class Capture:
                     for name in CACHE_FILES:
                         self.file(f"{base}/{entry}/cache/{index}/{name}")
             for name in self.root.listdir(f"{base}/{entry}"):
-                if re.fullmatch(r"node\d+", name):
+                if re.fullmatch(r"node[0-9]+", name):
                     self.link(f"{base}/{entry}/{name}")
 
     def _nodes(self) -> None:
@@ -145,7 +150,7 @@ class Capture:
         for name in ("online", "possible", "has_cpu", "has_memory"):
             self.file(f"{base}/{name}")
         for entry in self.root.listdir(base):
-            if re.fullmatch(r"node\d+", entry):
+            if re.fullmatch(r"node[0-9]+", entry):
                 for name in ("cpulist", "cpumap", "distance"):
                     self.file(f"{base}/{entry}/{name}")
 

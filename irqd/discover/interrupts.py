@@ -27,9 +27,9 @@ _HANDLERS = ("edge", "fasteoi", "level", "simple", "percpu", "percpu_devid",
 _FUSED = re.compile(r"^(?P<chip>.+?)-(?P<trigger>" + "|".join(sorted(_HANDLERS, key=len, reverse=True)) + r")$")
 # hwirq then "-handler"; hwirq then Level/Edge (GENERIC_IRQ_SHOW_LEVEL, arm);
 # or a hwirq alone.
-_HWIRQ_TRIGGER = re.compile(r"^\s+(?P<hwirq>\d+)-(?P<trigger>\w+)(?=\s|$)")
-_HWIRQ_LEVEL = re.compile(r"^\s+(?P<hwirq>\d+)\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
-_HWIRQ_ONLY = re.compile(r"^\s+(?P<hwirq>\d+)(?=\s|$)")
+_HWIRQ_TRIGGER = re.compile(r"^\s+(?P<hwirq>[0-9]+)-(?P<trigger>\w+)(?=\s|$)")
+_HWIRQ_LEVEL = re.compile(r"^\s+(?P<hwirq>[0-9]+)\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
+_HWIRQ_ONLY = re.compile(r"^\s+(?P<hwirq>[0-9]+)(?=\s|$)")
 _LEVEL_ONLY = re.compile(r"^\s+(?P<trigger>Level|Edge)(?:-(?P<handler>\w+))?(?=\s|$)")
 _NONZERO = re.compile(r"[1-9][0-9]*")
 _PCI_CHIP = re.compile(r"PCI-MSI(?:X|-X)?-(?P<bdf>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])")
@@ -98,7 +98,7 @@ def parse_interrupts(text: str) -> Interrupts:
     header = lines[0].split()
     cpus: list[int] = []
     for word in header:
-        if not word.startswith("CPU") or not word[3:].isdigit():
+        if not word.startswith("CPU") or not (word[3:].isascii() and word[3:].isdigit()):
             raise InterruptsFormatError(1, f"header has {word!r} where a CPU name belongs")
         cpus.append(int(word[3:]))
     ncol = len(cpus)
@@ -114,7 +114,7 @@ def parse_interrupts(text: str) -> Interrupts:
         if not sep or not label:
             raise InterruptsFormatError(lineno, f"no 'N:' label in {line[:60]!r}")
         n, nonzero, total, rest = _take_counts(rest, columns)
-        if label.isdigit():
+        if label.isascii() and label.isdigit():
             if n != ncol:
                 raise InterruptsFormatError(lineno, f"IRQ {label} has {n} counts for {ncol} CPUs (truncated?)")
             irqs.append(_irq_row(int(label), CpuCounts(columns, nonzero), rest, total))

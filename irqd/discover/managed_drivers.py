@@ -121,8 +121,8 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # queue_request_irq(): pci_request_irq(..., "nvme%dq%d", ctrl.instance, nvmeq->qid).
             # With a single vector the admin queue and I/O queue 1 share it (action list
             # "nvme0q0, nvme0q1"): that vector is the pre vector.
-            VectorRule(_re(r"^nvme\d+q0$"), "pre", source="nvme_setup_irqs pre_vectors = 1"),
-            VectorRule(_re(r"^nvme\d+q[1-9]\d*$"), "managed", source="nvme_setup_irqs PCI_IRQ_AFFINITY"),
+            VectorRule(_re(r"^nvme[0-9]+q0$"), "pre", source="nvme_setup_irqs pre_vectors = 1"),
+            VectorRule(_re(r"^nvme[0-9]+q[1-9][0-9]*$"), "managed", source="nvme_setup_irqs PCI_IRQ_AFFINITY"),
         ),
         since="",  # the first kernel with PCI_IRQ_AFFINITY in nvme was not verified
         condition="always when MSI-X/MSI; poll queues (poll_queues=) get no vector at all",
@@ -142,7 +142,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # min(num_online_cpus() + low_latency_index_start, fw vectors).
             # megasas_set_high_iops_queue_affinity_and_hint(): in balanced mode the pre vectors get
             # affinity and hint = cpumask_of_node(device node); in latency mode msix0 keeps the default.
-            VectorRule(_re(r"^megasas\d+-msix(?P<index>\d+)$"), "managed", index_group="index",
+            VectorRule(_re(r"^megasas[0-9]+-msix(?P<index>[0-9]+)$"), "managed", index_group="index",
                        pre_vectors=(1, 8), source="__megasas_alloc_irq_vectors, megasas_init_fw"),
         ),
         since="pre_vectors = low_latency_index_start: commit 132147d7f620 (2019-06-25, about 5.3); "
@@ -164,7 +164,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # only on Aero/Sea with 128 vectors, >= 8 online CPUs, default max_msix_vectors, not kdump,
             # PCIe >= 16 GT/s and perf_mode default; else 0 -- then msix0 IS managed.
             # _base_enable_msix(): smp_affinity_enable = 0 when msix_vector_count < cpu_count.
-            VectorRule(_re(r"^mpt[23]sas\d+-msix(?P<index>\d+)$"), "managed", index_group="index",
+            VectorRule(_re(r"^mpt[23]sas[0-9]+-msix(?P<index>[0-9]+)$"), "managed", index_group="index",
                        pre_vectors=(0, 8), source="_base_alloc_irq_vectors, _base_check_and_enable_high_iops_queues"),
         ),
         since="",  # when high_iops_queues arrived was not verified
@@ -179,7 +179,7 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # .post_vectors = 1 }; mpi3mr_request_irq(): "%s%d-msix%d", driver_name, id, index.
             # The post vector's index depends on the count, so only msix0 is named here;
             # the last vector of the device is the post vector (see managed_vectors(last_index=)).
-            VectorRule(_re(r"^mpi3mr\d+-msix(?P<index>\d+)$"), "managed", index_group="index",
+            VectorRule(_re(r"^mpi3mr[0-9]+-msix(?P<index>[0-9]+)$"), "managed", index_group="index",
                        pre_vectors=(1,), last_is_post=True, source="mpi3mr_setup_isr"),
         ),
         since="",
@@ -224,7 +224,8 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # "qla2xxx (atio_q)"; qla25xx_request_irq() names queue-pair vectors
             # "qla2xxx%lu_qpair%d" (host_no, qpair id). "qla2xxx (multiq)" is not classified.
             VectorRule(_re(r"^qla2xxx \((default|rsp_q|atio_q)\)$"), "pre", source="qla24xx_enable_msix"),
-            VectorRule(_re(r"^qla2xxx\d+_qpair\d+$"), "managed", source="qla24xx_enable_msix, qla25xx_request_irq"),
+            VectorRule(_re(r"^qla2xxx[0-9]+_qpair[0-9]+$"), "managed",
+                       source="qla24xx_enable_msix, qla25xx_request_irq"),
         ),
         since="",
         condition="multiqueue adapter (mqiobase) and not USER_CTRL_IRQ (ql2xuctrlirq in target mode)",
@@ -240,8 +241,8 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # passed on the per-vq-vector attempt -- the shared fallback ("virtioN-virtqueues")
             # is not managed. drivers/block/virtio_blk.c init_vq(): struct irq_affinity desc = { 0, },
             # vq names "req.%u" (poll queues "req_poll.%u" have no callback, no vector).
-            VectorRule(_re(r"^virtio\d+-config$"), "pre", source="vp_request_msix_vectors"),
-            VectorRule(_re(r"^virtio\d+-req\.\d+$"), "managed", source="virtio_blk init_vq"),
+            VectorRule(_re(r"^virtio[0-9]+-config$"), "pre", source="vp_request_msix_vectors"),
+            VectorRule(_re(r"^virtio[0-9]+-req\.[0-9]+$"), "managed", source="virtio_blk init_vq"),
         ),
         since="",  # first kernel passing the descriptor not verified
         condition="MSI-X with one vector per virtqueue",
@@ -255,9 +256,9 @@ DRIVERS: tuple[ManagedDriver, ...] = (
             # VIRTIO_SCSI_VQ_BASE = 2), vq names "control", "event" and "request" for EVERY request
             # queue (no index: all request vectors share one name). Config vector as for virtio_blk,
             # pre_vectors becomes 3 in vp_request_msix_vectors().
-            VectorRule(_re(r"^virtio\d+-config$"), "pre", source="vp_request_msix_vectors"),
-            VectorRule(_re(r"^virtio\d+-(control|event)$"), "pre", source="virtscsi_init pre_vectors = 2"),
-            VectorRule(_re(r"^virtio\d+-request$"), "managed", source="virtscsi_init"),
+            VectorRule(_re(r"^virtio[0-9]+-config$"), "pre", source="vp_request_msix_vectors"),
+            VectorRule(_re(r"^virtio[0-9]+-(control|event)$"), "pre", source="virtscsi_init pre_vectors = 2"),
+            VectorRule(_re(r"^virtio[0-9]+-request$"), "managed", source="virtscsi_init"),
         ),
         since="",  # first kernel passing the descriptor not verified
         condition="MSI-X with one vector per virtqueue",

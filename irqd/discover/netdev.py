@@ -111,7 +111,7 @@ def _pci_ancestor(root: Root, path: str) -> tuple[str | None, str | None]:
 
 def _queue_indexes(root: Root, path: str, kind: str) -> list[int]:
     return sorted(int(m.group(1)) for e in root.listdir(f"{path}/queues")
-                  if (m := re.fullmatch(kind + r"-(\d+)", e)))
+                  if (m := re.fullmatch(kind + r"-([0-9]+)", e)))
 
 
 def _rx(root: Root, base: str, index: int) -> RxQueue:

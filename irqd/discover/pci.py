@@ -38,7 +38,7 @@ def read_pci_function(root: Root, path: str) -> PciFunction:
 def _msi_irqs(root: Root, rel: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for entry in root.listdir(rel):
-        if not entry.isdigit():
+        if not (entry.isascii() and entry.isdigit()):
             continue
         if root.isdir(f"{rel}/{entry}"):
             mode = root.read_line(f"{rel}/{entry}/mode")  # kernels before 4.x

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..snapshot import QueueRef
 
-_Q = r"(?P<q>\d+)"
+_Q = r"(?P<q>[0-9]+)"
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,12 @@ def _own_action(actions: tuple[str, ...], ifname: str, bdf: str | None, bus_devi
 
 
 def _gve_block(name: str, ifname: str, bdf: str | None) -> int | None:
-    m = re.fullmatch(r"gve-ntfy-blk(\d+)@pci:(\S+)", name)
+    m = re.fullmatch(r"gve-ntfy-blk([0-9]+)@pci:(\S+)", name)
     if m and (bdf is None or m.group(2).lower() == bdf):
         return int(m.group(1))
     # gve before 6.3 names blocks before register_netdev() picks the name, so
     # 6.1 really prints a literal "eth%d-ntfy-block.0"; any prefix is this NIC's
-    m = re.fullmatch(r"\S+-ntfy-block\.(\d+)", name)
+    m = re.fullmatch(r"\S+-ntfy-block\.([0-9]+)", name)
     return int(m.group(1)) if m else None
 
 
@@ -116,7 +116,7 @@ def _queue_ref(name: str, ifname: str, driver: str | None, bdf: str | None,
         if name == f"{bus_device}-virtqueues":
             return QueueRef(0)  # MSI-X was scarce: one vector for every queue
         return None
-    if m := re.fullmatch(r"(?:i40e|ice|iavf)-" + ifn + r"-TxRx-" + _Q + r"(?:-(?P<q2>\d+))?", name):
+    if m := re.fullmatch(r"(?:i40e|ice|iavf)-" + ifn + r"-TxRx-" + _Q + r"(?:-(?P<q2>[0-9]+))?", name):
         extra = (int(m["q2"]),) if m["q2"] else ()
         return QueueRef(int(m["q"]), "rxtx", extra)
     if m := re.fullmatch(r"mlx5_comp" + _Q + r"@pci:(?P<bdf>\S+)", name):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -32,16 +33,41 @@ STATE_FILE = "var/lib/irqd/state.json"
 SOCKET_FILE = "run/irqd/irqd.sock"
 
 
-def _slurp(path: str) -> bytes:
+# Every read is bounded, so a damaged or hostile tree (a huge file; /dev/zero is refused as not
+# regular) cannot exhaust memory. proc/interrupts is the one big kernel file: a row is ~11 bytes
+# per CPU ("%10u " per count), so 8,192 CPUs (CONFIG_NR_CPUS's maximum) x ~4,000 rows (a large
+# server's MSI-X vectors; the generated 1,024-CPU tree's 45 MB is ~4,000 rows) is ~360 MB.
+# Everything else (proc/stat, softirqs at 8,192 CPUs: under 1 MB) fits 16 MiB with room.
+MAX_READ = 16 << 20
+MAX_READ_BIG = {"proc/interrupts": 512 << 20}
+
+
+class SpecialFile(OSError):
+    """Not a regular file (a FIFO, device, socket), or larger than any kernel file of its kind."""
+
+
+def _slurp(path: str, limit: int = MAX_READ, prefix: str | None = None) -> bytes:
+    """The bytes of a regular file, at most ``limit``; with ``prefix``, OSError(EXDEV) when the
+    file opened (after the kernel followed every link) is not beneath it."""
     # os.open/os.read skip the buffered-file layer: discovery reads ~10,000
-    # small files on a 256-CPU machine, and each open counts
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    # small files on a 256-CPU machine, and each open counts. O_NONBLOCK: a FIFO must not hang.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
+        if prefix is not None:
+            where = os.readlink(f"/proc/self/fd/{fd}")
+            if not where.startswith(prefix):
+                raise OSError(errno.EXDEV, "leads out of the root", where)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecialFile(errno.EINVAL, "not a regular file")
         chunks: list[bytes] = []
+        size = 0
         while True:
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, 65536 if size < 65536 else 1 << 20)
             if not chunk:
                 return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise SpecialFile(errno.EFBIG, f"larger than {limit >> 20} MiB")
             chunks.append(chunk)
     finally:
         os.close(fd)
@@ -61,6 +87,7 @@ class Root:
         if not os.path.isdir(self.path):
             raise RootError(f"{self.path}: not a directory")
         self._prefix = self.path.rstrip("/") + "/"
+        self._real_prefix = os.path.realpath(self.path).rstrip("/") + "/"   # what /proc/self/fd shows
 
     @property
     def is_live(self) -> bool:
@@ -74,6 +101,24 @@ class Root:
     @property
     def socket_path(self) -> str:
         return self.host(SOCKET_FILE)
+
+    def own_path_problem(self, path: str) -> str | None:
+        """Why irqd must not keep its own file (state, lock, socket) at ``path``, or None.
+
+        Beneath a captured tree, a directory on the way that is a symlink
+        would put irqd's files (and its writes) outside the tree: refused,
+        naming the link. On the live host the admin owns /var/lib and /run.
+        """
+        if self.is_live or not path.startswith(self._prefix):
+            return None
+        rel = os.path.dirname(path[len(self._prefix):])
+        parts = [p for p in rel.split("/") if p]
+        for n in range(1, len(parts) + 1):
+            sub = "/".join(parts[:n])
+            if os.path.islink(self.host(sub)):
+                return (f"{self.host(sub)} is a symlink ({sub} -> {os.readlink(self.host(sub))}); irqd keeps its "
+                        "files inside the tree and will not follow it")
+        return None
 
     def host(self, rel: str) -> str:
         """The real path of ``rel`` (no link resolution)."""
@@ -98,8 +143,24 @@ class Root:
         and are not noted here; the caller knows whether absence matters.
         Other errors are noted with the path.
         """
+        rel = rel.lstrip("/")
+        limit = MAX_READ_BIG.get(rel, MAX_READ)
         try:
-            data = _slurp(self.host(rel))
+            try:
+                data = _slurp(self.host(rel), limit, None if self.is_live else self._real_prefix)
+            except OSError as e:
+                if e.errno != errno.EXDEV or isinstance(e, SpecialFile):
+                    raise
+                # a link left the tree (an absolute target, as on the captured machine): follow
+                # it inside the root instead, never on the host
+                real = self.resolve(rel)
+                if real is None:
+                    self.note(rel, "a link out of the tree, to nothing inside it: not followed")
+                    return None
+                data = _slurp(self.host(real), limit, self._real_prefix)
+        except SpecialFile as e:
+            self.note(rel, e.strerror or str(e))
+            return None
         except OSError as e:
             if e.errno in _MISSING_ERRNOS or e.errno == errno.EISDIR:
                 if required:
@@ -175,7 +236,10 @@ class Root:
                 hops += 1
                 if hops > _MAX_LINKS:
                     return None
-                target = os.readlink(host)
+                try:
+                    target = os.readlink(host)
+                except OSError:   # went away between the two calls (a device unplugged)
+                    return None
                 if target.startswith("/"):
                     done = []
                 parts = [p for p in target.split("/")] + parts

@@ -79,7 +79,8 @@ def read_sample(root: Root, at: float, known: frozenset[int] = frozenset(), cpu_
     words = _intr_words(stat_text) if stat_text else None
     intr: tuple[str, ...] | None = None
     totals: dict[int, int] = {}
-    if words is not None and (not known or max(known) < len(words)) and "".join(words).isdigit():
+    joined = "".join(words) if words is not None else ""
+    if words is not None and (not known or max(known) < len(words)) and joined.isascii() and joined.isdigit():
         intr = tuple(words)
     else:
         totals = _totals_from_interrupts(root)
@@ -95,7 +96,7 @@ def read_sample(root: Root, at: float, known: frozenset[int] = frozenset(), cpu_
     if previous is not None and previous.irq_names == names:
         irqs = previous.irqs
     else:
-        irqs = frozenset(int(e) for e in names if e.isdigit())
+        irqs = frozenset(int(e) for e in names if e.isascii() and e.isdigit())
     return Sample(
         at=at,
         online=read_list(root, "sys/devices/system/cpu/online"),

@@ -97,7 +97,7 @@ def _id(root: Root, rel: str) -> int | None:
 
 
 def read_nodes(root: Root) -> dict[int, NumaNode]:
-    ids = sorted(int(m.group(1)) for e in root.listdir(NODE) if (m := re.fullmatch(r"node(\d+)", e)))
+    ids = sorted(int(m.group(1)) for e in root.listdir(NODE) if (m := re.fullmatch(r"node([0-9]+)", e)))
     # the kernel prints one distance per *online* node, in id order
     online = read_list(root, f"{NODE}/online")
     order = sorted(online) if online is not None else ids
