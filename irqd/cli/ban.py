@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import exits
-from ..apply.bans import BanError, remove_dropin, write_dropin
 from ..cpuset import CpuFormatError, CpuSet, format_list, parse_list
-from ..discover import Root, RootError
-from ..discover.bans import DROPIN_DIR, DROPIN_SUFFIX, valid_owner
-from .status import query
+
+if TYPE_CHECKING:  # the readers and writers load when ban runs, not for every command's parser
+    from ..discover import Root
 
 POLL = 0.05
 
@@ -47,6 +46,10 @@ def add_parsers(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..apply.bans import BanError, remove_dropin, write_dropin
+    from ..discover import Root, RootError
+    from ..discover.bans import DROPIN_DIR, DROPIN_SUFFIX, valid_owner
+
     if not valid_owner(args.owner):
         return _fail(exits.USAGE, f"--owner {args.owner!r}: use letters, digits, '_', '.', '-', no leading dot")
     if not (0 < args.timeout <= 3600):
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _wait(args: argparse.Namespace, root: Root, source: str, cpus: CpuSet, started: float, path: str) -> int:
     """Ask the daemon until its applied plan shows the change; say what moved."""
+    from .status import query
+
     socket_path = args.socket or root.socket_path
     deadline = time.monotonic() + args.timeout
     last: str = "no answer yet"

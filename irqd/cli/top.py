@@ -48,12 +48,11 @@ import operator
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..cpuset import format_list
-from ..discover.interrupts import InterruptsFormatError, parse_interrupts
-from ..discover.procstat import StatFormatError, parse_softirqs
-from ..discover.root import Root, RootError
-from ..discover.softnet import Softnet, SoftnetFormatError, parse_softnet
+if TYPE_CHECKING:  # the readers load when top runs, not when the parser of every command is built
+    from ..discover.root import Root
+    from ..discover.softnet import Softnet
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -74,6 +73,9 @@ class Sample:
 
 def read_sample(root: Root, online) -> Sample:
     """One reading of the counters; /proc/interrupts is required, the others only cost their columns."""
+    from ..discover.interrupts import InterruptsFormatError, parse_interrupts
+    from ..discover.procstat import StatFormatError, parse_softirqs
+    from ..discover.softnet import SoftnetFormatError, parse_softnet
     problems: list[str] = []
     text = root.read("proc/interrupts")
     if text is None:
@@ -174,6 +176,7 @@ def irq_deltas(cur: Sample, prev: Sample | None) -> dict[int, tuple[int, ...]]:
 
 def build_frame(snap, cur: Sample, prev: Sample | None = None) -> Frame:
     """Rates when ``prev`` is given, totals since boot otherwise; rows busiest first."""
+    from ..cpuset import format_list
     dt = cur.when - prev.when if prev is not None else None
     if dt is not None and dt <= 0:
         dt = None
@@ -294,6 +297,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..discover import DiscoveryError, discover
+    from ..discover.root import Root, RootError
     if args.interval <= 0:
         print("irqd top: --interval must be above 0", file=sys.stderr)
         return EXIT_BAD_INPUT
