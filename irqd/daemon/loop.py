@@ -214,7 +214,7 @@ class Daemon:
         self.log.forget("apply:PermissionProblem")
         self._log_exclusions(self.plan, result)
         self.snap, self.plan, self.plan_at = snap, result, self.clock()
-        self.cands = Candidates(snap, self.config)
+        self.cands = None   # built when a load move is weighed, which most re-plans never need
         self.placement = self._placement(snap, report)
         self.replans += 1
         self._report(why, report)
@@ -371,7 +371,9 @@ class Daemon:
 
     def choose_moves(self, now: float, load: dict[int, float],
                      per_cpu: dict[int, dict[int, float]]) -> dict[int, int]:
-        assert self.snap is not None and self.plan is not None and self.cands is not None
+        assert self.snap is not None and self.plan is not None
+        if self.cands is None:
+            self.cands = Candidates(self.snap, self.config)
         blocked = set(self.hands_off_irqs)
         blocked |= {irq for irq, at in self.last_moved.items()
                     if now - at < self.config.daemon.min_move_interval}
